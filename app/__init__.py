@@ -1,0 +1,125 @@
+"""The application factory. Importing this package has no side effects; ``create_app`` does the wiring."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Flask, send_from_directory
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import Config
+
+#: Domain packages, each exposing ``blp``; registered in this order under /api/v1.
+DOMAINS = ("govservice", "marketplace", "eldercare", "neighbours", "notices", "payments", "fees")
+#: Core packages with routes.
+CORE_BLUEPRINTS = ("app.health", "app.outbox_routes", "app.calendar_routes", "app.files.routes")
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides the environment (tests pass their database and Redis here)."""
+    settings = Config.from_env().updated(config)
+    if settings.EMBEDDED and not settings.DATABASE_URL:
+        from app import embedded
+
+        started = embedded.ensure_started(Path(settings.INSTANCE_PATH))
+        for key, value in started.items():
+            if not getattr(settings, key, None):
+                setattr(settings, key, value)
+    settings.validate()
+
+    app = Flask(__name__, instance_path=str(Path(settings.INSTANCE_PATH).resolve()))
+    app.config.update(settings.flask_mapping())
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings.DATABASE_URL,
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "pool_pre_ping": True,
+            "pool_size": int(app.config.get("DB_POOL_SIZE", 10)),
+            "max_overflow": int(app.config.get("DB_MAX_OVERFLOW", 5)),
+            "pool_timeout": 10,
+            "connect_args": {"connect_timeout": 5, "application_name": "linli"},
+        },
+        MAX_CONTENT_LENGTH=settings.MAX_UPLOAD_BYTES + 64 * 1024,
+        API_TITLE="Linli 邻里 API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        # Served from our own host (swagger-ui-bundle) so /docs renders with no internet.
+        OPENAPI_SWAGGER_UI_URL="/docs-assets/",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "info": {"description": "邻里社区服务接口。错误统一为 {code, message, details}。"},
+        },
+    )
+    app.json.ensure_ascii = False
+    if settings.TRUSTED_PROXY_HOPS:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXY_HOPS, x_proto=settings.TRUSTED_PROXY_HOPS)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from app import outbox
+    from app.errors import register_error_handlers
+    from app.extensions import api, db, migrate, redis_client
+    from app.ratelimit import init_limiter
+
+    _import_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    redis_client.init_app(app)
+    init_limiter(app)
+    api.init_app(app)
+    register_error_handlers(app)
+    outbox.init_app(app)
+
+    from app.auth.core import forget_current_user
+
+    app.before_request(forget_current_user)
+
+    @app.teardown_appcontext
+    def _reset_atomic_depth(_exc: BaseException | None) -> None:
+        db.session.info["atomic_depth"] = 0
+
+
+#: Core modules that define models; imported so metadata (and so Alembic) sees every table.
+CORE_MODEL_MODULES = ("app.accounts.models", "app.auth.models", "app.audit", "app.demo", "app.outbox")
+
+
+def _import_models() -> None:
+    for module_name in CORE_MODEL_MODULES:
+        importlib.import_module(module_name)
+    for name in DOMAINS:
+        importlib.import_module(name)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.extensions import api
+
+    for module_name in CORE_BLUEPRINTS:
+        module = importlib.import_module(module_name)
+        api.register_blueprint(module.blp)
+    for name in DOMAINS:
+        module = importlib.import_module(name)
+        api.register_blueprint(module.blp)
+
+    @app.get("/docs-assets/<path:filename>")
+    def docs_assets(filename: str):
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
+
+
+def _register_cli(app: Flask) -> None:
+    from app.cli import register
+
+    register(app)

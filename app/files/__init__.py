@@ -1,0 +1,1 @@
+"""Files: uploads, private files behind signed URLs, public files by plain URL."""

