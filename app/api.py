@@ -46,6 +46,13 @@ class Schema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
+    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field) -> None:
+        # A plain ``fields.DateTime()`` written in any schema still shows +08:00 and refuses naive input:
+        # the rule "time is shown in Asia/Shanghai" must not depend on every author remembering a field class.
+        if type(field_obj) is fields.DateTime:
+            field_obj.__class__ = LocalDateTime
+        super().on_bind_field(field_name, field_obj)
+
 
 class ErrorSchema(Schema):
     code = fields.String(required=True, metadata={"description": "Stable English snake_case code"})

@@ -319,13 +319,21 @@ def recover_lost(connection, *, batch: int = 200) -> int:
     return recovered
 
 
+def current_slot(cron: str, local_now: datetime) -> datetime:
+    """The latest cron time at or before ``local_now`` (get_prev alone skips a slot that is exactly now)."""
+    minute = local_now.replace(second=0, microsecond=0)
+    if croniter.match(cron, minute):
+        return minute
+    return croniter(cron, minute).get_prev(datetime)
+
+
 def fire_periodic(now: datetime | None = None) -> int:
     """Insert one outbox row per periodic task for its latest slot; the unique key makes this once per slot."""
     local_now = (now or utcnow()).astimezone(SHANGHAI)
     fired = 0
     with atomic():
         for task in _periodic.values():
-            slot = croniter(task.cron, local_now).get_prev(datetime)
+            slot = current_slot(task.cron, local_now)
             if enqueue(task.job_name, slot.isoformat(), key=f"task:{task.name}:{slot.isoformat()}") is not None:
                 fired += 1
     return fired

@@ -87,8 +87,9 @@ def retry_job(job_id: int, *, actor) -> OutboxRow:
             row.status is OutboxStatus.pending and row.last_error is None
         ):
             raise Conflict("只有失败或已终止的任务可以重试", details={"status": row.status.value})
-        before = {"status": row.status.value, "attempts": row.attempts}
-        row.status, row.attempts, row.run_at = OutboxStatus.pending, 0, utcnow()
+        # The error moves to the audit entry: the row is a fresh start, and no longer listed as failed.
+        before = {"status": row.status.value, "attempts": row.attempts, "last_error": row.last_error}
+        row.status, row.attempts, row.run_at, row.last_error = OutboxStatus.pending, 0, utcnow(), None
         audit(
             "outbox.retry",
             actor=actor,

