@@ -43,5 +43,8 @@ relay: $(STAMP) ## Run the outbox relay (production: beside the web processes)
 worker: $(STAMP) ## Run an RQ worker on every queue
 	$(BIN)/flask --app wsgi worker
 
+fuzz: $(STAMP) ## A wider schemathesis run against /openapi.json (FUZZ_EXAMPLES=500)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest -q tests/test_schema_fuzz.py
+
 bench: $(STAMP) ## Run the benchmarks in bench/
 	$(BIN)/python -m bench

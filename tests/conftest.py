@@ -98,6 +98,20 @@ def make_test_app(database_url: str, redis_url: str, *, extra_blueprints: tuple 
     return create_app(config, extra_blueprints=extra_blueprints)
 
 
+@contextmanager
+def extra_app(database_url: str, redis_url: str, **kwargs) -> Iterator:
+    """A second app (a restart, another Redis), inside its app context; its pool is closed afterwards."""
+    from app.extensions import db as database
+
+    application = make_test_app(database_url, redis_url, **kwargs)
+    with application.app_context():
+        try:
+            yield application
+        finally:
+            database.session.remove()
+            database.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def app(database_url: str, redis_url: str):
     from flask_migrate import upgrade
@@ -287,8 +301,20 @@ class PrivateRedis:
                 time.sleep(0.05)
         raise RuntimeError("private redis-server did not start")
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections are accepted but never answered, the worst kind of outage."""
+        import signal
+
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        import signal
+
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None:
+            self.resume()
             self.process.kill()
             self.process.wait(timeout=10)
             self.process = None
