@@ -9,6 +9,7 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ def serve(host: str, port: int) -> None:
     threading.Thread(target=rq_worker.work, name="worker", daemon=True).start()
     click.echo(f"Linli on http://{host}:{port}/docs  (database: {app.config['DATABASE_URL']})")
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        # app.run() refuses to run inside a `flask` command; werkzeug's server is what it would start.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         stop.set()
 
