@@ -366,22 +366,27 @@ def run_relay(app: Flask, *, stop: threading.Event | None = None, poll_seconds: 
     stop = stop or threading.Event()
     connection = worker_connection(app.config["REDIS_URL"])
     listener = None
-    while not stop.is_set():
-        try:
-            if listener is None:
-                listener = psycopg.connect(_libpq_url(app.config["DATABASE_URL"]), autocommit=True)
-                listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
-            with app.app_context():
-                relay_once(connection)
-                db.session.remove()
-            for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
-                pass
-        except (psycopg.Error, sa.exc.OperationalError) as error:
-            log.warning("relay: database unavailable, retrying: %s", error)
-            if listener is not None:
-                listener.close()
-                listener = None
-            stop.wait(poll_seconds)
+    try:
+        while not stop.is_set():
+            try:
+                if listener is None:
+                    listener = psycopg.connect(_libpq_url(app.config["DATABASE_URL"]), autocommit=True)
+                    listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                with app.app_context():
+                    relay_once(connection)
+                    db.session.remove()
+                for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
+                    pass
+            except (psycopg.Error, sa.exc.OperationalError) as error:
+                log.warning("relay: database unavailable, retrying: %s", error)
+                if listener is not None:
+                    listener.close()
+                    listener = None
+                stop.wait(poll_seconds)
+    finally:
+        if listener is not None:
+            listener.close()
+        connection.close()
 
 
 # --- workers -----------------------------------------------------------------------------------------------

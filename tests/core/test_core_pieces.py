@@ -1,0 +1,116 @@
+"""Config parsing, audit masking, demo seeders, keyset pagination and URL handling."""
+
+import pytest
+import sqlalchemy as sa
+
+from app import demo
+from app.accounts.models import User
+from app.api import keyset_page
+from app.audit import AuditEntry, mask, record
+from app.config import Config, ConfigError
+from app.db import atomic
+from app.errors import ValidationFailed
+from app.extensions import db as database
+from app.ratelimit import storage_uri
+
+SECRETS = {"SECRET_KEY": "s", "FIELD_ENCRYPTION_KEYS": "k1:AAAA", "LOOKUP_HASH_KEY": "AAAA"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("TRUSTED_PROXY_HOPS", "two"), ("TRUSTED_PROXY_HOPS", "-1"), ("DEMO_MODE", "maybe"), ("MAX_UPLOAD_BYTES", "0")],
+)
+def test_bad_settings_fail_loudly(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Config.from_env({"DATABASE_URL": "postgresql+psycopg://db/linli", name: value})
+
+
+def test_no_database_url_means_the_embedded_default_with_demo_mode():
+    config = Config.from_env({})
+    assert (config.EMBEDDED, config.DEMO_MODE) == (True, True)
+
+
+def test_demo_mode_is_refused_against_a_real_database_unless_forced():
+    env = {"DATABASE_URL": "postgresql+psycopg://db/linli", "REDIS_URL": "redis://r", "DEMO_MODE": "1", **SECRETS}
+    with pytest.raises(ConfigError, match="DEMO_MODE"):
+        Config.from_env(env).validate()
+    Config.from_env({**env, "DEMO_MODE_FORCE": "1"}).validate()
+
+
+def test_keys_are_never_defaulted_in_code():
+    env = {"DATABASE_URL": "postgresql+psycopg://db/linli", "REDIS_URL": "redis://r", "SECRET_KEY": "s"}
+    with pytest.raises(ConfigError, match="FIELD_ENCRYPTION_KEYS"):
+        Config.from_env(env).validate()
+
+
+def test_unix_socket_redis_urls_are_spelled_for_the_limiter():
+    assert storage_uri("unix:///tmp/redis.socket") == "redis+unix:///tmp/redis.socket"
+    assert storage_uri("redis://127.0.0.1:6379/1") == "redis://127.0.0.1:6379/1"
+
+
+def test_audit_stores_masked_values(db, make_user):
+    staff = make_user("工作人员")
+    with atomic():
+        record(
+            "resident.update",
+            actor=staff,
+            target=("resident", "r1"),
+            before={"phone": "13812345678", "real_name": "张三丰", "id_number": "110101199003070000"},
+            after={"phone": "13900001111", "hukou": "本地户籍"},
+            reason="居民来电更正",
+        )
+    entry = database.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "resident.update")).one()
+    assert entry.before == {"phone": "138****5678", "real_name": "张**", "id_number": "110***********0000"}
+    assert entry.after == {"phone": "139****1111", "hukou": "本地户籍"}
+    assert entry.actor_user_id == staff.id
+    assert "13812345678" not in str(entry.before)
+
+
+def test_mask_leaves_other_values_alone():
+    assert mask({"status": "done", "nested": {"mobile": "13812345678"}}) == {
+        "status": "done",
+        "nested": {"mobile": "138****5678"},
+    }
+
+
+@pytest.fixture
+def counting_seeder():
+    calls = []
+
+    @demo.seeder("test_seeder", order=1)
+    def seed():
+        database.session.add(User(display_name="demo-seeded"))
+        calls.append(1)
+
+    yield calls
+    demo._seeders.pop("test_seeder")
+
+
+def test_a_demo_seeder_runs_once(db, counting_seeder):
+    assert "test_seeder" in demo.seed_demo()
+    assert "test_seeder" not in demo.seed_demo()
+    assert counting_seeder == [1]
+    assert database.session.scalar(sa.select(sa.func.count()).where(User.display_name == "demo-seeded")) == 1
+
+
+def test_keyset_pages_walk_every_row_once(db):
+    with atomic():
+        database.session.add_all([User(display_name=f"page-{n}") for n in range(25)])
+    query = sa.select(User).where(User.display_name.like("page-%"))
+    order = [User.created_at, User.id]
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = keyset_page(database.session, query, order, cursor=cursor, limit=10)
+        seen += [user.display_name for user in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert sorted(seen) == sorted(f"page-{n}" for n in range(25))
+    assert seen[0] == "page-24"  # newest first
+
+
+def test_a_forged_cursor_is_a_validation_error(db):
+    with pytest.raises(ValidationFailed):
+        keyset_page(database.session, sa.select(User), [User.created_at, User.id], cursor="not-base64!!", limit=5)
