@@ -112,3 +112,10 @@ def test_datetimes_are_shown_in_shanghai_time():
 
     field = LocalDateTime()
     assert field._serialize(datetime(2026, 11, 23, 1, 0, tzinfo=UTC), None, None) == "2026-11-23T09:00:00+08:00"
+
+
+def test_a_huge_page_number_is_a_validation_error_not_a_500(client, db, make_user, auth_header):
+    admin = make_user(platform_roles=("admin",))
+    response = client.get("/api/v1/admin/jobs?status=dead&page=99999999999999999999", headers=auth_header(admin))
+    assert response.status_code == 422
+    assert "page" in response.json["details"]["fields"]["query"]
