@@ -11,15 +11,29 @@ from typing import Any
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from app.config import Config
 
 #: Domain packages, each exposing ``blp``; registered in this order under /api/v1.
 DOMAINS = ("govservice", "marketplace", "eldercare", "neighbours", "notices", "payments", "fees")
 #: Core packages with routes.
-CORE_BLUEPRINTS = ("app.health", "app.outbox_routes", "app.calendar_routes", "app.files.routes")
+CORE_BLUEPRINTS = (
+    "app.health",
+    "app.outbox_routes",
+    "app.calendar_routes",
+    "app.files.routes",
+)
 
 log = logging.getLogger(__name__)
+
+
+class BigIntConverter(IntegerConverter):
+    """``<int:id>`` bounded to PostgreSQL's bigint."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, extra_blueprints: tuple = ()) -> Flask:
@@ -66,6 +80,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_blueprints: tup
     if settings.TRUSTED_PROXY_HOPS:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXY_HOPS, x_proto=settings.TRUSTED_PROXY_HOPS)
 
+    # A path id beyond bigint can name no row: let it 404 at routing instead of overflowing in PostgreSQL.
+    app.url_map.converters["int"] = BigIntConverter
     _init_extensions(app)
     _register_blueprints(app)
     for blueprint in extra_blueprints:
@@ -101,7 +117,15 @@ def _init_extensions(app: Flask) -> None:
 
 
 #: Core modules that define models; imported so metadata (and so Alembic) sees every table.
-CORE_MODEL_MODULES = ("app.accounts.models", "app.auth.models", "app.audit", "app.demo", "app.outbox")
+CORE_MODEL_MODULES = (
+    "app.accounts.models",
+    "app.auth.models",
+    "app.audit",
+    "app.demo",
+    "app.outbox",
+    "app.files.models",
+    "app.calendar",
+)
 
 
 def _import_models() -> None:

@@ -76,11 +76,20 @@ class Config:
     MAX_UPLOAD_BYTES: int = 10 * 1024 * 1024
     #: Lifetime of a signed URL to a private file, in seconds.
     FILE_URL_TTL: int = 300
+    #: Root directory of the local file storage; unset means ``<INSTANCE_PATH>/files``.
+    FILES_ROOT: str | None = None
     #: Outbox: attempts before a job is marked dead, and how long before an enqueued job counts as lost.
     OUTBOX_MAX_ATTEMPTS: int = 5
     OUTBOX_LOST_AFTER: int = 30
     #: Redis must never stall a request: connect and socket timeouts in seconds.
     REDIS_TIMEOUT: float = 0.2
+    #: Access tokens live this many minutes (at most 10); refresh tokens (sliding) this many days.
+    ACCESS_TOKEN_MINUTES: int = 10
+    REFRESH_TOKEN_DAYS: int = 30
+    #: How long a process trusts its last "session not revoked" answer: the longest a logout takes to bite.
+    AUTH_REVOCATION_CACHE_SECONDS: float = 2.0
+    #: Timeout of each call to the WeChat API, in seconds.
+    WECHAT_TIMEOUT: float = 5.0
     RATELIMIT_DEFAULT: str = "600 per minute"
     TESTING: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -108,8 +117,12 @@ class Config:
             EMBEDDED=database_url is None,
             MAX_UPLOAD_BYTES=env_int(env, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, minimum=1),
             FILE_URL_TTL=env_int(env, "FILE_URL_TTL", 300, minimum=1),
+            FILES_ROOT=env_str(env, "FILES_ROOT"),
             OUTBOX_MAX_ATTEMPTS=env_int(env, "OUTBOX_MAX_ATTEMPTS", 5, minimum=1),
             OUTBOX_LOST_AFTER=env_int(env, "OUTBOX_LOST_AFTER", 30, minimum=1),
+            ACCESS_TOKEN_MINUTES=env_int(env, "ACCESS_TOKEN_MINUTES", 10, minimum=1),
+            REFRESH_TOKEN_DAYS=env_int(env, "REFRESH_TOKEN_DAYS", 30, minimum=1),
+            AUTH_REVOCATION_CACHE_SECONDS=env_int(env, "AUTH_REVOCATION_CACHE_SECONDS", 2, minimum=0),
         )
         return config
 

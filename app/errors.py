@@ -6,7 +6,7 @@ import logging
 from typing import Any, ClassVar
 
 from flask import Flask, jsonify
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,14 @@ def register_error_handlers(app: Flask) -> None:
         _rollback()
         log.warning("database unavailable: %s", error.orig)
         return jsonify(ServiceUnavailable().body()), 503, {"Retry-After": "5"}
+
+    @app.errorhandler(DataError)
+    def handle_data_error(error: DataError):
+        # PostgreSQL refused a value the schemas let through (a NUL byte in text, a number beyond bigint):
+        # the caller's data, so a 422, never a 500.
+        _rollback()
+        log.warning("data refused by the database: %s", error.orig)
+        return jsonify(error_body("validation_failed", "提交的数据包含无法保存的字符或超出范围的数值")), 422
 
     @app.errorhandler(DBAPIError)
     def handle_dbapi_error(error: DBAPIError):

@@ -183,10 +183,11 @@ def run_jobs(app, redis) -> Callable[..., list[str]]:
     """Run due outbox rows now: relay passes plus an in-process SimpleWorker, until nothing is left to push."""
     from app import outbox
 
-    def run(*, rounds: int = 10) -> dict[str, int]:
+    def run(*, rounds: int = 10, periodic: bool = False) -> dict[str, int]:
         totals = {"pushed": 0, "recovered": 0, "periodic": 0}
         for _ in range(rounds):
-            result = outbox.relay_once(redis)
+            # Periodic tasks only when asked: a test runs the rows it made, not every registered schedule.
+            result = outbox.relay_once(redis, periodic=periodic)
             for key in totals:
                 totals[key] += result.get(key, 0)
             outbox.make_worker(app, connection=redis).work(burst=True)
@@ -224,15 +225,16 @@ def count_queries(app) -> Callable:
 
 @pytest.fixture
 def make_user(app) -> Callable:
-    """Create a user (flushed in the current session) with optional platform roles."""
+    """Create a user (committed in the current unit of work) with optional platform roles and User columns
+    (``phone="+8613800138000"``, ``wechat_openid=…``)."""
     from app.accounts.models import User
     from app.auth.models import RoleAssignment
     from app.db import atomic
     from app.extensions import db as database
 
-    def create(display_name: str = "测试用户", *, platform_roles: tuple[str, ...] = ()) -> User:
+    def create(display_name: str = "测试用户", *, platform_roles: tuple[str, ...] = (), **columns) -> User:
         with atomic():
-            user = User(display_name=display_name)
+            user = User(display_name=display_name, **columns)
             database.session.add(user)
             database.session.flush()
             for role in platform_roles:
@@ -244,10 +246,14 @@ def make_user(app) -> Callable:
 
 @pytest.fixture
 def auth_header(app) -> Callable:
+    """``auth_header(user)``: a bearer header for a new session of ``user`` (started in the current session)."""
     from app.auth import issue_access_token
+    from app.db import atomic
 
     def header(user) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_access_token(user)}"}
+        with atomic():
+            token = issue_access_token(user)
+        return {"Authorization": f"Bearer {token}"}
 
     return header
 

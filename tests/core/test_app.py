@@ -119,3 +119,10 @@ def test_a_huge_page_number_is_a_validation_error_not_a_500(client, db, make_use
     response = client.get("/api/v1/admin/jobs?status=dead&page=99999999999999999999", headers=auth_header(admin))
     assert response.status_code == 422
     assert "page" in response.json["details"]["fields"]["query"]
+
+
+def test_a_path_id_beyond_bigint_is_404(client, db, make_user, auth_header):
+    admin = make_user(platform_roles=("admin",))
+    response = client.post("/api/v1/admin/jobs/9223372036854775808/retry", headers=auth_header(admin))
+    assert response.status_code == 404
+    assert response.json["code"] == "not_found"

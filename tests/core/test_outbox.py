@@ -143,12 +143,12 @@ def test_with_redis_stopped_at_commit_the_job_runs_once_redis_is_back(app, commi
     private_redis.stop()
     with atomic():  # the request's commit does not touch Redis at all
         row_id = outbox.enqueue(outbox_jobs.increment, "redis-down")
-    result = outbox.relay_once(connection)
+    result = outbox.relay_once(connection, periodic=False)
     assert result["redis_error"] == 1
     assert database.session.get(OutboxRow, row_id, populate_existing=True).status is OutboxStatus.pending
 
     private_redis.start()
-    assert outbox.relay_once(connection)["pushed"] == 1
+    assert outbox.relay_once(connection, periodic=False)["pushed"] == 1
     outbox.make_worker(app, connection=connection).work(burst=True)
     assert committed_counters("redis-down") == 1
     assert database.session.get(OutboxRow, row_id, populate_existing=True).status is OutboxStatus.done
@@ -159,15 +159,15 @@ def test_a_job_lost_with_a_redis_restart_is_pushed_again(app, committed_counters
     connection = redis_lib.Redis.from_url(private_redis.url, socket_connect_timeout=0.2, socket_timeout=0.2)
     with atomic():
         row_id = outbox.enqueue(outbox_jobs.increment, "restart")
-    assert outbox.relay_once(connection)["pushed"] == 1
+    assert outbox.relay_once(connection, periodic=False)["pushed"] == 1
     private_redis.stop()  # the queued job is gone with the server (it keeps nothing on disk)
     private_redis.start()
     with atomic():
         database.session.execute(
             sa.update(OutboxRow).values(enqueued_at=utcnow() - timedelta(minutes=5)).where(OutboxRow.id == row_id)
         )
-    assert outbox.relay_once(connection)["recovered"] == 1
-    assert outbox.relay_once(connection)["pushed"] == 1
+    assert outbox.relay_once(connection, periodic=False)["recovered"] == 1
+    assert outbox.relay_once(connection, periodic=False)["pushed"] == 1
     outbox.make_worker(app, connection=connection).work(burst=True)
     row = database.session.get(OutboxRow, row_id, populate_existing=True)
     assert (row.status, row.attempts) == (OutboxStatus.done, 2)
@@ -253,8 +253,8 @@ def test_a_job_killed_mid_run_is_pushed_again_and_completes_once(app, committed_
             sa.text("UPDATE core_outbox SET args = CAST(:args AS jsonb) WHERE id = :id"),
             {"args": json.dumps(["killed", 0]), "id": row_id},
         )
-    assert outbox.relay_once(redis)["recovered"] == 1
-    assert outbox.relay_once(redis)["pushed"] == 1
+    assert outbox.relay_once(redis, periodic=False)["recovered"] == 1
+    assert outbox.relay_once(redis, periodic=False)["pushed"] == 1
     outbox.make_worker(app, connection=redis).work(burst=True)
     row = database.session.get(OutboxRow, row_id, populate_existing=True)
     assert (row.status, row.attempts) == (OutboxStatus.done, 2)
