@@ -123,6 +123,7 @@ CORE_MODEL_MODULES = (
     "app.audit",
     "app.demo",
     "app.outbox",
+    "app.idempotency",
     "app.files.models",
     "app.calendar",
 )
