@@ -36,7 +36,7 @@ def check_health() -> tuple[dict[str, str], int]:
 @blp.route("")
 class Health(MethodView):
     # Probes poll this; counting them in Redis would make a Redis outage cost health checks twice.
-    decorators = [limiter.exempt]
+    decorators = (limiter.exempt,)
 
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="The database is unreachable")
