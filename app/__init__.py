@@ -23,6 +23,7 @@ CORE_BLUEPRINTS = (
     "app.outbox_routes",
     "app.calendar_routes",
     "app.files.routes",
+    "app.auth.routes",
 )
 
 log = logging.getLogger(__name__)

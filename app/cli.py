@@ -93,12 +93,16 @@ def auth_cli() -> None:
 @auth_cli.command("issue-token")
 @click.argument("user_public_id")
 @click.option("--reason", required=True, help="Why a token is issued by hand (kept in the audit log)")
+@click.option("--json", "as_json", is_flag=True, help="Print access and refresh token, session id and lifetimes")
 @with_appcontext
-def issue_token(user_public_id: str, reason: str) -> None:
-    """Issue an access token for operations and benchmarks (audited)."""
+def issue_token(user_public_id: str, reason: str, as_json: bool) -> None:
+    """Start a session for a user and print its access token (audited; revoke it like any other session)."""
+    import json
+
     from app.accounts.models import User
     from app.audit import record
-    from app.auth import issue_access_token
+    from app.auth.models import LoginMethod
+    from app.auth.sessions import login
     from app.db import atomic
     from app.extensions import db
 
@@ -106,5 +110,51 @@ def issue_token(user_public_id: str, reason: str) -> None:
         user = db.session.scalar(sa.select(User).where(User.public_id == user_public_id))
         if user is None:
             raise click.ClickException("no such user")
-        record("auth.issue_token", target=("user", user.public_id), reason=reason)
-        click.echo(issue_access_token(user))
+        tokens = login(user, LoginMethod.issued)
+        record(
+            "auth.issue_token",
+            target=("user", user.public_id),
+            after={"session": tokens.session.public_id},
+            reason=reason,
+        )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "access_token": tokens.access_token,
+                    "expires_in": tokens.expires_in,
+                    "refresh_token": tokens.refresh_token,
+                    "session_id": tokens.session.public_id,
+                }
+            )
+        )
+    else:
+        click.echo(tokens.access_token)
+
+
+@auth_cli.command("set-password")
+@click.argument("username")
+@click.option("--user", "user_public_id", help="Give this existing account the login (default: create an account)")
+@click.option("--display-name", help="Name shown for a new account")
+@click.option("--reason", required=True, help="Why (kept in the audit log)")
+@click.password_option(prompt="Password", help="At least 10 characters, not digits only")
+@with_appcontext
+def set_password_command(
+    username: str, user_public_id: str | None, display_name: str | None, reason: str, password: str
+) -> None:
+    """Create a staff/vendor/provider login, or reset its password (revokes its sessions; audited)."""
+    from app.accounts.models import User
+    from app.auth.passwords import set_password
+    from app.errors import APIError
+    from app.extensions import db
+
+    user = None
+    if user_public_id:
+        user = db.session.scalar(sa.select(User).where(User.public_id == user_public_id))
+        if user is None:
+            raise click.ClickException("no such user")
+    try:
+        user = set_password(username, password, user=user, display_name=display_name, reason=reason)
+    except APIError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(user.public_id)

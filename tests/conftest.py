@@ -101,15 +101,24 @@ def make_test_app(database_url: str, redis_url: str, *, extra_blueprints: tuple 
 @contextmanager
 def extra_app(database_url: str, redis_url: str, **kwargs) -> Iterator:
     """A second app (a restart, another Redis), inside its app context; its pool is closed afterwards."""
-    from app.extensions import db as database
+    from flask import current_app, has_app_context
 
+    from app.extensions import db as database
+    from app.extensions import limiter
+
+    previous = current_app._get_current_object() if has_app_context() else None
     application = make_test_app(database_url, redis_url, **kwargs)
-    with application.app_context():
-        try:
-            yield application
-        finally:
-            database.session.remove()
-            database.engine.dispose()
+    try:
+        with application.app_context():
+            try:
+                yield application
+            finally:
+                database.session.remove()
+                database.engine.dispose()
+    finally:
+        # flask-limiter keeps one storage per process: give it back to the app that was running before.
+        if previous is not None:
+            limiter.init_app(previous)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Bearer tokens (short-lived JWT) and the ``require`` decorator, which also documents each view's access rule."""
+"""Access tokens (short-lived JWT naming a session), the signed-in user, and ``require``, which also documents each
+view's access rule."""
 
 from __future__ import annotations
 
@@ -16,37 +17,69 @@ from app.db import utcnow
 from app.errors import Forbidden, Unauthenticated
 from app.extensions import db
 
+#: The longest an access token lives; ``ACCESS_TOKEN_MINUTES`` may shorten it, never lengthen it.
 ACCESS_TOKEN_TTL = timedelta(minutes=10)
 
 
-def issue_access_token(user, *, ttl: timedelta = ACCESS_TOKEN_TTL) -> str:
+def access_token_ttl() -> timedelta:
+    minutes = float(current_app.config.get("ACCESS_TOKEN_MINUTES", 10))
+    return min(timedelta(minutes=minutes), ACCESS_TOKEN_TTL)
+
+
+def encode_access_token(user_public_id: str, session_public_id: str) -> str:
+    """A JWT (HS256) with ``sub`` = the user's public id, ``sid`` = the session's public id, ``typ`` = access."""
     now = utcnow()
-    claims = {"sub": user.public_id, "typ": "access", "iat": now, "exp": now + ttl}
+    claims = {
+        "sub": user_public_id,
+        "sid": session_public_id,
+        "typ": "access",
+        "iat": now,
+        "exp": now + access_token_ttl(),
+    }
     return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm="HS256")
+
+
+def issue_access_token(user, *, session=None) -> str:
+    """An access token for ``user`` in ``session``; without one, a new session is started (method ``issued``)
+    in the caller's transaction. Tests and ``flask auth issue-token`` use this."""
+    if session is None:
+        from app.auth.models import LoginMethod
+        from app.auth.sessions import start_session
+
+        session, _refresh = start_session(user, LoginMethod.issued)
+    return encode_access_token(user.public_id, session.public_id)
 
 
 def _user_from_token(token: str):
     from app.accounts.models import User
+    from app.auth.revocation import is_revoked
 
     try:
         claims = jwt.decode(
-            token, current_app.config["SECRET_KEY"], algorithms=["HS256"], options={"require": ["sub", "exp", "typ"]}
+            token,
+            current_app.config["SECRET_KEY"],
+            algorithms=["HS256"],
+            options={"require": ["sub", "sid", "exp", "iat", "typ"]},
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("登录已过期，请重新登录", details={"reason": "token_expired"}) from None
     except jwt.InvalidTokenError:
         raise Unauthenticated("登录凭证无效", details={"reason": "token_invalid"}) from None
-    if claims.get("typ") != "access":
+    if claims.get("typ") != "access" or not isinstance(claims.get("sid"), str):
         raise Unauthenticated("登录凭证无效", details={"reason": "token_invalid"})
+    if is_revoked(claims["sid"]):
+        raise Unauthenticated("登录已失效，请重新登录", details={"reason": "session_revoked"})
     user = db.session.scalar(sa.select(User).where(User.public_id == claims["sub"], User.is_active))
     if user is None:
         raise Unauthenticated("账号不存在或已停用", details={"reason": "user_inactive"})
+    g.current_session_id = claims["sid"]
     return user
 
 
 def forget_current_user() -> None:
     """Called before each request: ``g`` lives on the app context, which tests share across requests."""
     g.pop("current_user", None)
+    g.pop("current_session_id", None)
 
 
 def optional_user():
@@ -68,6 +101,12 @@ def current_user():
     if user is None:
         raise Unauthenticated()
     return user
+
+
+def current_session_id() -> str:
+    """The public id of the session the current request's access token belongs to."""
+    current_user()
+    return g.current_session_id
 
 
 def has_platform_role(user, *roles: str) -> bool:

@@ -15,7 +15,8 @@ def db_down_client(redis_url):
 
 
 def test_operational_error_maps_to_503(db_down_client):
-    token = jwt.encode({"sub": "someone", "typ": "access", "exp": 4102444800}, TEST_SECRETS["SECRET_KEY"])
+    claims = {"sub": "someone", "sid": "some-session", "typ": "access", "iat": 1700000000, "exp": 4102444800}
+    token = jwt.encode(claims, TEST_SECRETS["SECRET_KEY"])
     response = db_down_client.get("/api/v1/admin/jobs", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 503
     assert response.json["code"] == "service_unavailable"

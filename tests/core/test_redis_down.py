@@ -62,3 +62,9 @@ def test_with_redis_down_get_and_rate_limited_post_answer_fast(redis_down_app, p
     limited = client.post("/api/v1/test-probe/redis")
     assert limited.json["code"] == "rate_limited"
     assert limited.json["message"] == "请求过于频繁，请稍后再试"
+
+
+def test_an_app_built_on_another_redis_leaves_the_main_app_alone(client, database_url, private_redis):
+    with extra_app(database_url, private_redis.url, RATELIMIT_ENABLED=True):
+        private_redis.stop()
+    assert client.get("/healthz").json == {"status": "ok", "database": "ok", "redis": "ok"}

@@ -1,0 +1,178 @@
+"""A fake WeChat API server over real HTTP on 127.0.0.1, answering in WeChat's own JSON formats.
+
+It serves the access token (``/cgi-bin/token``), mini-program login (``/sns/jscode2session``), phone numbers
+(``/wxa/business/getuserphonenumber``) and subscribe messages (``/cgi-bin/message/subscribe/send``). Tests register
+the codes it accepts; unknown codes get WeChat's ``40029 invalid code``, used ones ``40163 code been used``, and
+calls with an access token it did not issue get ``40001`` (wechatpy then fetches a new token and retries).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+@dataclass
+class SeenRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any] | None
+
+
+@dataclass
+class FakeWeChat:
+    appid: str = "wx_fake_mini_appid"
+    secret: str = "fake-mini-secret"
+    requests: list[SeenRequest] = field(default_factory=list)
+    #: js_code -> (openid, unionid or None)
+    login_codes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    #: phone code -> (country code, pure phone number)
+    phone_codes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    used_codes: set[str] = field(default_factory=set)
+    tokens: set[str] = field(default_factory=set)
+    #: Answer the next N calls with HTTP 500 (WeChat having a bad day).
+    fail_next: int = 0
+    #: When set, every answer uses this watermark appid (a phone number meant for another mini-program).
+    watermark_appid: str | None = None
+    server: ThreadingHTTPServer | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- what tests call ---------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def add_login_code(self, code: str, openid: str, unionid: str | None = None) -> str:
+        self.login_codes[code] = (openid, unionid)
+        return code
+
+    def add_phone_code(self, code: str, phone: str, country_code: str = "86") -> str:
+        self.phone_codes[code] = (country_code, phone)
+        return code
+
+    def calls(self, path: str) -> list[SeenRequest]:
+        with self.lock:
+            return [seen for seen in self.requests if seen.path == path]
+
+    def start(self) -> FakeWeChat:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:
+                self._handle("GET")
+
+            def do_POST(self) -> None:
+                self._handle("POST")
+
+            def _handle(self, method: str) -> None:
+                url = urlparse(self.path)
+                query = {key: values[0] for key, values in parse_qs(url.query).items()}
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
+                status, answer = fake.answer(method, url.path, query, body)
+                payload = json.dumps(answer, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-wechat", daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    # --- WeChat's behaviour --------------------------------------------------------------------------------
+
+    def answer(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.requests.append(SeenRequest(method, path, query, body))
+            if self.fail_next:
+                self.fail_next -= 1
+                return 500, {"errcode": -1, "errmsg": "system error"}
+            if path == "/cgi-bin/token":
+                return 200, self._token(query)
+            if path == "/sns/jscode2session":
+                return 200, self._code2session(query)
+            if path == "/wxa/business/getuserphonenumber":
+                return 200, self._phone(query, body or {})
+            if path == "/cgi-bin/message/subscribe/send":
+                return 200, self._authorised(query) or {"errcode": 0, "errmsg": "ok"}
+            return 404, {"errcode": 404, "errmsg": "not found"}
+
+    def _token(self, query: dict[str, str]) -> dict[str, Any]:
+        if query.get("grant_type") != "client_credential" or query.get("appid") != self.appid:
+            return {"errcode": 40013, "errmsg": "invalid appid"}
+        if query.get("secret") != self.secret:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        token = "FAKE_TOKEN_" + secrets.token_hex(8)
+        self.tokens.add(token)
+        return {"access_token": token, "expires_in": 7200}
+
+    def _authorised(self, query: dict[str, str]) -> dict[str, Any] | None:
+        if query.get("access_token") not in self.tokens:
+            return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+        return None
+
+    def _spend(self, code: str, known: dict) -> dict[str, Any] | None:
+        if code in self.used_codes:
+            return {"errcode": 40163, "errmsg": "code been used"}
+        if code not in known:
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        self.used_codes.add(code)
+        return None
+
+    def _code2session(self, query: dict[str, str]) -> dict[str, Any]:
+        if query.get("appid") != self.appid or query.get("secret") != self.secret:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        if query.get("grant_type") != "authorization_code":
+            return {"errcode": 40002, "errmsg": "invalid grant_type"}
+        code = query.get("js_code", "")
+        refused = self._spend(code, self.login_codes)
+        if refused:
+            return refused
+        openid, unionid = self.login_codes[code]
+        answer = {"openid": openid, "session_key": "c2Vzc2lvbmtleQ=="}
+        if unionid:
+            answer["unionid"] = unionid
+        return answer
+
+    def _phone(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        refused = self._authorised(query)
+        if refused:
+            return refused
+        code = body.get("code", "")
+        refused = self._spend(code, self.phone_codes)
+        if refused:
+            return refused
+        country, pure = self.phone_codes[code]
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "phone_info": {
+                "phoneNumber": pure if country == "86" else f"+{country}{pure}",
+                "purePhoneNumber": pure,
+                "countryCode": country,
+                "watermark": {"timestamp": int(time.time()), "appid": self.watermark_appid or self.appid},
+            },
+        }
