@@ -24,6 +24,8 @@ CORE_BLUEPRINTS = (
     "app.calendar_routes",
     "app.files.routes",
     "app.auth.routes",
+    "app.community.routes",
+    "app.accounts.routes",
 )
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,8 @@ CORE_MODEL_MODULES = (
     "app.idempotency",
     "app.files.models",
     "app.calendar",
+    "app.community.models",
+    "app.accounts.resident_models",
 )
 
 
