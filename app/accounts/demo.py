@@ -200,3 +200,11 @@ def seed_identity() -> None:
             recorded_by_user_id=staff.id,
         )
     )
+
+
+@seeder("platform_admin", order=5)
+def seed_platform_admin() -> None:
+    """A platform admin for the demo (dev-login with phone +8619900000000): lists and retries jobs, edits the
+    calendar, grants roles."""
+    admin = _account("平台管理员（演示）", "+8619900000000")
+    _add(RoleAssignment(user_id=admin.id, role="admin", scope_kind="platform"))
