@@ -121,6 +121,36 @@ def extra_app(database_url: str, redis_url: str, **kwargs) -> Iterator:
             limiter.init_app(previous)
 
 
+def race(app, count: int, fn: Callable[[], object], *, timeout: float = 60) -> list:
+    """Run ``fn`` in ``count`` threads released together by a barrier, each in its own app context (so its own
+    session and connection); return their results. An exception in any thread is raised here."""
+    from app.extensions import db as database
+
+    barrier = threading.Barrier(count)
+    results: list = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                results.append(fn())
+            except BaseException as error:  # handed to the test below
+                errors.append(error)
+            finally:
+                database.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), "a racing thread did not finish"
+    if errors:
+        raise errors[0]
+    return results
+
+
 @pytest.fixture(scope="session")
 def app(database_url: str, redis_url: str):
     from flask_migrate import upgrade

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
 
@@ -17,7 +16,7 @@ from app import outbox
 from app.db import atomic, utcnow
 from app.extensions import db as database
 from app.outbox import OutboxRow, OutboxStatus
-from tests.conftest import ROOT
+from tests.conftest import ROOT, race
 from tests.core import outbox_jobs
 from tests.core.outbox_jobs import COUNTERS_DDL, counter
 
@@ -180,22 +179,7 @@ def test_a_job_delivered_to_two_workers_at_once_increments_once(app, committed_c
         row_id = outbox.enqueue(outbox_jobs.slow_increment, "twice", 0.3)
     outbox.push_due(redis)
     database.session.remove()
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
-
-    def deliver() -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                outcomes.append(outbox.execute_row(row_id, 1))
-            finally:
-                database.session.remove()
-
-    threads = [threading.Thread(target=deliver) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = race(app, 2, lambda: outbox.execute_row(row_id, 1))
     # Without the row lock and the done check, both deliveries would increment.
     assert sorted(outcomes) == ["done", "skipped"]
     assert committed_counters("twice") == 1
@@ -266,25 +250,14 @@ def test_two_relays_share_rows_without_double_pushes(app, committed_db, redis):
         for number in range(300):
             outbox.enqueue(outbox_jobs.increment, f"share-{number}")
     database.session.remove()
-    barrier = threading.Barrier(2)
-    pushed: list[int] = []
 
-    def relay() -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                total = 0
-                while count := outbox.push_due(redis, batch=50):
-                    total += count
-                pushed.append(total)
-            finally:
-                database.session.remove()
+    def relay() -> int:
+        total = 0
+        while count := outbox.push_due(redis, batch=50):
+            total += count
+        return total
 
-    threads = [threading.Thread(target=relay) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    pushed = race(app, 2, relay)
     assert sum(pushed) == 300
     queue = Queue("default", connection=redis)
     assert queue.count == 300
@@ -310,22 +283,7 @@ def test_a_periodic_task_fires_once_per_slot_with_two_relays(app, committed_db, 
     from app.api import SHANGHAI
 
     now = datetime(2026, 11, 23, 9, 7, tzinfo=SHANGHAI)
-    barrier = threading.Barrier(4)
-    fired: list[int] = []
-
-    def relay() -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                fired.append(outbox.fire_periodic(now))
-            finally:
-                database.session.remove()
-
-    threads = [threading.Thread(target=relay) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    fired = race(app, 4, lambda: outbox.fire_periodic(now))
     assert sum(fired) == 1
     keys = database.session.scalars(sa.select(OutboxRow.key).where(OutboxRow.key.like("task:test_tick:%"))).all()
     assert keys == ["task:test_tick:2026-11-23T09:05:00+08:00"]
