@@ -32,7 +32,8 @@ class DataProbe(MethodView):
 
 def test_a_nul_byte_is_422_and_nothing_is_written(database_url, redis_url, committed_db):
     with extra_app(database_url, redis_url, extra_blueprints=(probe,)) as app:
+        users_before = database.session.scalar(sa.select(sa.func.count()).select_from(User))
         response = app.test_client().post("/api/v1/test-probe/data", json={"name": "张\x00三"})
         assert response.status_code == 422
         assert response.json["code"] == "validation_failed"
-        assert database.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+        assert database.session.scalar(sa.select(sa.func.count()).select_from(User)) == users_before
