@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.errors import APIError, Conflict, NotFound, ServiceUnavailable, Unauthenticated
+from app.errors import APIError, Conflict, Forbidden, NotFound, ServiceUnavailable, Unauthenticated, ValidationFailed
 
 
 class TooManyRequests(APIError):
@@ -86,8 +86,46 @@ class WeChatUnavailable(APIError):
 
 
 class PasswordTooWeak(APIError):
-    status, code, message = 422, "password_too_weak", "密码至少10位，且不能全是数字"
+    status, code, message = 422, "password_too_weak", "密码须为10至128位，且至少包含字母、数字、符号中的两种"
+
+
+class PasswordIncorrect(APIError):
+    """The current password given to change it is wrong (not 401: the caller is signed in and stays signed in)."""
+
+    status, code, message = 400, "password_incorrect", "原密码错误"
+
+
+class PasswordNotSet(Conflict):
+    code, message = "password_not_set", "该账号未设置密码，请使用微信或短信验证码登录"
+
+
+class PasswordUnchanged(ValidationFailed):
+    code, message = "password_unchanged", "新密码不能与原密码相同"
 
 
 class UsernameTaken(Conflict):
     code, message = "username_taken", "该用户名已被使用"
+
+
+class AccountNotFound(NotFound):
+    code, message = "user_not_found", "账号不存在"
+
+
+class AccountInactive(Conflict):
+    code, message = "account_inactive", "账号已停用或已合并到其他账号"
+
+
+class MergeSameAccount(ValidationFailed):
+    code, message = "merge_same_account", "保留账号与并入账号不能是同一个"
+
+
+class MergeOwnAccount(Forbidden):
+    code, message = "merge_own_account", "不能合并自己的账号，请由其他工作人员操作"
+
+
+class MergeNeedsPlatformAdmin(Forbidden):
+    code, message = "merge_needs_platform_admin", "账号持有工作人员等角色，须由平台管理员合并"
+
+
+class ResidentsMustBeMerged(Conflict):
+    code, message = "residents_must_be_merged", "两个账号各自关联了不同的居民实名信息，须先合并居民信息"

@@ -9,12 +9,13 @@ When a phone verified for account A is already held by account B:
 
 - B holds no data: B is folded into A (A keeps the phone, and any login identifier A lacks);
 - else A holds no data: A is folded into B, and the caller continues as B (new tokens);
-- both hold data: refused with ``phone_bound_to_other_account``; staff merge them later (audited; that staff
-  merge is not built yet).
+- both hold data: refused with ``phone_bound_to_other_account``; staff merge them (``app.auth.merge``, audited).
 
-Folding moves login identifiers only (WeChat openid/unionid, phone, username and password), deactivates the folded
-account (``merged_into_id``), revokes its sessions and writes an audit entry. An identifier both accounts hold with
-different values (two WeChat identities, two usernames) is a conflict as well: staff decide.
+Folding (``fold_account``, shared by both) moves login identifiers (WeChat openid/unionid, phone, username with its
+password), deactivates the folded account (``merged_into_id``) and revokes its sessions; the caller writes the audit
+entry. A folded account keeps no login identifier. When linking by phone, an identifier both accounts hold with
+different values (two WeChat identities, two usernames) is a conflict: staff decide. A staff merge decides: the kept
+account keeps its own, and the folded account's value is dropped (named in the audit entry).
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ class PhoneBinding:
     switched: bool = False
 
 
-def _lock_users(*ids: int) -> dict[int, User]:
+def lock_users(*ids: int) -> dict[int, User]:
+    """Lock the accounts ``FOR UPDATE`` (fresh from the database) and return them by id."""
     # Always in id order, so two requests linking the same pair cannot deadlock.
     users = db.session.scalars(
         sa.select(User)
@@ -85,36 +87,73 @@ def _lock_users(*ids: int) -> dict[int, User]:
     return {user.id: user for user in users}
 
 
-def _fold(absorbed: User, survivor: User, *, actor: User, phone: str) -> None:
-    """Move ``absorbed``'s login identifiers to ``survivor`` and deactivate it (helper: flushes only)."""
+@dataclass
+class Folded:
+    """What folding moved: identifiers now on the survivor, and the absorbed account's identifiers dropped because
+    the survivor holds its own (staff merge only)."""
+
+    moved: list[str]
+    dropped: list[str]
+
+
+def fold_account(
+    absorbed: User,
+    survivor: User,
+    *,
+    identifiers: tuple[str, ...] = IDENTIFIERS,
+    survivor_wins: bool = False,
+    reason: str = "account_linked",
+) -> Folded:
+    """Move ``absorbed``'s login ``identifiers`` to ``survivor``, deactivate ``absorbed`` (``merged_into_id``) and
+    revoke its sessions (helper: flushes only; both rows locked by the caller, who writes the audit entry).
+
+    The phone goes with its ``phone_verified_at``, the username with its password hash. Identifiers not named in
+    ``identifiers`` are cleared on ``absorbed`` without moving.
+
+    :param survivor_wins: when both hold an identifier with different values, keep the survivor's and drop the
+        absorbed one's (a staff merge); otherwise refuse.
+    :raises PhoneBoundToOtherAccount: (``details.reason = identity_conflict``) a conflict and not ``survivor_wins``.
+    """
     from app.auth.sessions import revoke_user_sessions
 
-    moving = {name: getattr(absorbed, name) for name in IDENTIFIERS if getattr(absorbed, name) is not None}
-    moving.pop("phone", None)  # the phone is set on the survivor by the caller
-    for name, value in moving.items():
-        held = getattr(survivor, name)
-        if held is not None and held != value:
-            raise PhoneBoundToOtherAccount(details={"reason": "identity_conflict"})
-    password_hash = absorbed.password_hash
-    before = {"survivor": survivor.public_id, "absorbed": absorbed.public_id}
+    held = {name: getattr(absorbed, name) for name in identifiers if getattr(absorbed, name) is not None}
+    moving = {name: value for name, value in held.items() if getattr(survivor, name) is None}
+    conflicting = sorted(
+        name for name, value in held.items() if name not in moving and getattr(survivor, name) != value
+    )
+    if conflicting and not survivor_wins:
+        raise PhoneBoundToOtherAccount(details={"reason": "identity_conflict"})
+    carried = {"password_hash": absorbed.password_hash, "phone_verified_at": absorbed.phone_verified_at}
     for name in IDENTIFIERS:
         setattr(absorbed, name, None)
-    absorbed.password_hash = None
+    absorbed.password_hash = absorbed.phone_verified_at = None
     absorbed.is_active = False
     absorbed.merged_into_id = survivor.id
     db.session.flush()  # free the unique identifiers before the survivor takes them
     for name, value in moving.items():
         setattr(survivor, name, value)
     if "username" in moving:
-        survivor.password_hash = password_hash
+        survivor.password_hash = carried["password_hash"]
+    if "phone" in moving:
+        survivor.phone_verified_at = carried["phone_verified_at"]
+    # Accounts folded into ``absorbed`` earlier now point at the survivor, so ``merged_into_id`` never chains.
+    db.session.execute(sa.update(User).where(User.merged_into_id == absorbed.id).values(merged_into_id=survivor.id))
     db.session.flush()
-    revoke_user_sessions(absorbed.id, reason="account_linked")
+    revoke_user_sessions(absorbed.id, reason=reason)
+    return Folded(moved=sorted(moving), dropped=conflicting)
+
+
+def _link(absorbed: User, survivor: User, *, actor: User, phone: str) -> None:
+    """Fold an account that holds no data into the one sharing its verified phone (the caller sets the phone)."""
+    identifiers = tuple(name for name in IDENTIFIERS if name != "phone")
+    before = {"survivor": survivor.public_id, "absorbed": absorbed.public_id}
+    folded = fold_account(absorbed, survivor, identifiers=identifiers)
     audit.record(
         "auth.account_linked",
         actor=actor,
         target=("user", survivor.public_id),
         before=before,
-        after={"moved": sorted(moving), "phone": phone},
+        after={"moved": folded.moved, "phone": phone},
         reason="same verified phone",
     )
     log.info("account %s linked into %s (same verified phone)", absorbed.id, survivor.id)
@@ -127,7 +166,7 @@ def bind_verified_phone(user: User, phone: str) -> PhoneBinding:
     """
     with atomic():
         other_id = db.session.scalar(sa.select(User.id).where(User.phone == phone, User.id != user.id))
-        locked = _lock_users(user.id, *([other_id] if other_id else []))
+        locked = lock_users(user.id, *([other_id] if other_id else []))
         me = locked[user.id]
         other = locked.get(other_id) if other_id else None
         if other is not None and other.phone != phone:
@@ -135,10 +174,10 @@ def bind_verified_phone(user: User, phone: str) -> PhoneBinding:
         binding = PhoneBinding(user=me)
         if other is not None:
             if not holds_data(other.id):
-                _fold(other, me, actor=me, phone=phone)
+                _link(other, me, actor=me, phone=phone)
                 binding = PhoneBinding(user=me, absorbed=other)
             elif not holds_data(me.id):
-                _fold(me, other, actor=me, phone=phone)
+                _link(me, other, actor=me, phone=phone)
                 binding = PhoneBinding(user=other, absorbed=me, switched=True)
             else:
                 raise PhoneBoundToOtherAccount()

@@ -1,5 +1,5 @@
 """Username and password logins (staff, vendors, providers): scrypt hashes, failures counted per username in
-PostgreSQL, lockout after 5 in a row for 15 minutes."""
+PostgreSQL, lockout after 5 in a row for 15 minutes; setting a password (CLI) and changing one's own."""
 
 from __future__ import annotations
 
@@ -37,10 +37,26 @@ def normalise_username(raw: str) -> str:
     return raw.strip().lower()
 
 
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 128
+
+
+def _character_kinds(password: str) -> int:
+    """How many of letters (any script), digits and everything else (symbols, spaces) the password uses."""
+    letters = any(char.isalpha() for char in password)
+    digits = any(char.isdigit() for char in password)
+    others = any(not char.isalnum() for char in password)
+    return letters + digits + others
+
+
 def check_password_strength(password: str) -> None:
-    """:raises PasswordTooWeak: shorter than 10, longer than 128, or digits only."""
-    if not 10 <= len(password) <= 128 or password.isdigit():
-        raise errors.PasswordTooWeak()
+    """10 to 128 characters, using at least two of letters, digits and symbols (a space counts as a symbol, so a
+    passphrase of words is fine; ``12345678901`` and ``abcdefghijk`` are not).
+
+    :raises PasswordTooWeak:
+    """
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH or _character_kinds(password) < 2:
+        raise errors.PasswordTooWeak(details={"min_length": PASSWORD_MIN_LENGTH, "max_length": PASSWORD_MAX_LENGTH})
 
 
 def _record_password_failure(username: str, now: datetime) -> errors.APIError:
@@ -132,3 +148,58 @@ def set_password(
         db.session.execute(sa.delete(PasswordFailure).where(PasswordFailure.username == username))
         audit.record("auth.password_set", target=("user", user.public_id), after={"username": username}, reason=reason)
         return user
+
+
+def change_password(user: User, session_public_id: str, old_password: str, new_password: str) -> None:
+    """Change one's own password; every other session of the account is revoked, the current one stays signed in.
+
+    A wrong current password counts as a failed login for the username (and the lockout refuses changes too), so a
+    stolen access token cannot be used to guess the password faster than the login form allows.
+
+    :raises PasswordNotSet: the account signs in by WeChat or SMS only.
+    :raises PasswordIncorrect: the current password is wrong (``details.remaining_attempts``).
+    :raises LoginLocked: too many wrong passwords for this username (``Retry-After``).
+    :raises PasswordTooWeak:
+    :raises PasswordUnchanged: the new password is the current one.
+    """
+    with atomic():
+        username = db.session.scalar(sa.select(User.username).where(User.id == user.id))
+        if not username:
+            raise errors.PasswordNotSet()
+        # The username's lock before the account row, in the order password_login takes them (no deadlock).
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_PASSWORD, sa.func.hashtext(username))))
+        locked = db.session.scalar(
+            sa.select(User).where(User.id == user.id).with_for_update().execution_options(populate_existing=True)
+        )
+        if locked.username != username or not locked.password_hash:
+            raise errors.PasswordNotSet()
+        now = utcnow()
+        locked_until = db.session.scalar(
+            sa.select(PasswordFailure.locked_until).where(
+                PasswordFailure.username == username, PasswordFailure.locked_until > now
+            )
+        )
+        failure: errors.APIError | None = None
+        if locked_until is not None:
+            failure = errors.LoginLocked(retry_after=int((locked_until - now).total_seconds()) + 1)
+        elif not check_password_hash(locked.password_hash, old_password):
+            failure = _record_password_failure(username, now)
+            if isinstance(failure, errors.InvalidCredentials):
+                failure = errors.PasswordIncorrect(details=failure.details)
+        else:
+            check_password_strength(new_password)
+            if new_password == old_password:
+                raise errors.PasswordUnchanged()
+            locked.password_hash = generate_password_hash(new_password)
+            db.session.execute(sa.delete(PasswordFailure).where(PasswordFailure.username == username))
+            revoked = revoke_user_sessions(locked.id, reason="password_changed", keep=session_public_id)
+            audit.record(
+                "auth.password_changed",
+                actor=locked,
+                target=("user", locked.public_id),
+                after={"other_sessions_revoked": len(revoked)},
+            )
+            log.info("user %s changed their password (%s other sessions revoked)", locked.id, len(revoked))
+            return
+    # The failure is committed (counted) before the error goes out.
+    raise failure

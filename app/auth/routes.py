@@ -1,4 +1,5 @@
-"""Login and session endpoints under /api/v1/auth (thin: schema, access rule, one service call)."""
+"""Login and session endpoints under /api/v1/auth, and staff merging accounts under /api/v1/admin/accounts (thin:
+schema, access rule, one service call)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from flask import request
 from flask.views import MethodView
 
 from app.api import Blueprint
-from app.auth import passwords, services, sessions
+from app.auth import merge, passwords, services, sessions
 from app.auth.core import current_session_id, current_user, require
 from app.auth.schemas import (
+    AccountMergedSchema,
+    AccountMergeSchema,
     DevLoginSchema,
     LogoutSchema,
+    PasswordChangeSchema,
     PasswordLoginSchema,
     PhoneBoundSchema,
     RefreshSchema,
@@ -23,11 +27,15 @@ from app.auth.schemas import (
     TokensSchema,
     WeChatCodeSchema,
 )
+from app.auth.scopes import scoped
 from app.extensions import limiter
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录、令牌与登录设备")
 #: Registered only in demo mode: elsewhere /auth/dev-login answers exactly like an unknown route.
 dev_blp = Blueprint("auth_demo", __name__, url_prefix="/api/v1/auth", description="演示模式登录")
+admin_blp = Blueprint(
+    "admin_accounts", __name__, url_prefix="/api/v1/admin/accounts", description="账号合并（工作人员）"
+)
 
 
 def client_ip() -> str:
@@ -40,9 +48,11 @@ def per_ip(limits: str):
 
 
 @blp.record_once
-def _register_demo_routes(state) -> None:
+def _register_other_routes(state) -> None:
+    api = state.app.extensions["linli_api"]
+    api.register_blueprint(admin_blp)
     if state.app.config.get("DEMO_MODE"):
-        state.app.extensions["linli_api"].register_blueprint(dev_blp)
+        api.register_blueprint(dev_blp)
 
 
 @blp.route("/wechat/login")
@@ -135,6 +145,24 @@ class PasswordLogin(MethodView):
         return passwords.password_login(data["username"], data["password"])
 
 
+@blp.route("/password/change")
+class PasswordChange(MethodView):
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(204)
+    @per_ip("20 per minute; 200 per hour")
+    @require()
+    def post(self, data):
+        """Change my password (accounts that sign in with a password)
+
+        The new password: 10 to 128 characters using at least two of letters, digits and symbols (422
+        `password_too_weak`; the same as the current one: 422 `password_unchanged`). A wrong current password is 400
+        `password_incorrect` with `details.remaining_attempts` and counts toward the login lockout (429
+        `login_locked`). Every other session of the account is signed out; this one stays. No password on the
+        account: 409 `password_not_set`.
+        """
+        passwords.change_password(current_user(), current_session_id(), data["old_password"], data["new_password"])
+
+
 @blp.route("/refresh")
 class Refresh(MethodView):
     @blp.arguments(RefreshSchema)
@@ -198,3 +226,20 @@ class DevLogin(MethodView):
         does not exist.
         """
         return services.dev_login(user_public_id=data.get("user_public_id"), phone=data.get("phone"))
+
+
+@admin_blp.route("/merge")
+class AccountMerge(MethodView):
+    @admin_blp.arguments(AccountMergeSchema)
+    @admin_blp.response(200, AccountMergedSchema)
+    @scoped("account.merge", also="accounts holding roles: platform admins only; never one's own account")
+    def post(self, data):
+        """Merge two accounts of one person (staff, audited)
+
+        For the case linking by phone refuses (`phone_bound_to_other_account`: both accounts hold data). The `fold`
+        account's logins move to `keep` where `keep` has none of that kind (`moved`); where both have one, `keep`'s
+        stays and the other stops working (`dropped`). Role assignments and the resident move; `fold` is deactivated
+        and signed out everywhere. Both linked to residents: 409 `residents_must_be_merged`. Either already merged or
+        deactivated: 409 `account_inactive`.
+        """
+        return merge.merge_accounts(current_user(), keep=data["keep"], fold=data["fold"], reason=data["reason"])

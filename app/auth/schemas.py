@@ -104,3 +104,47 @@ SessionPageSchema = cursor_page_schema(SessionSchema)
 
 class SessionListArgsSchema(CursorArgsSchema):
     pass
+
+
+class PasswordChangeSchema(Schema):
+    old_password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128))
+    new_password = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=256),
+        metadata={"description": "10至128位，至少包含字母、数字、符号中的两种（空格算作符号）"},
+    )
+
+
+class AccountMergeSchema(Schema):
+    keep = fields.String(
+        required=True, validate=validate.Length(min=1, max=24), metadata={"description": "保留的账号 id"}
+    )
+    fold = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=24),
+        metadata={"description": "并入后停用的账号 id"},
+    )
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=2, max=200),
+        metadata={"description": "合并事由，如当面核实的情况（记入审计日志）"},
+    )
+
+
+class MovedRoleSchema(Schema):
+    role = fields.String()
+    scope_kind = fields.String()
+
+
+class AccountMergedSchema(Schema):
+    user = fields.Nested(AccountSchema, metadata={"description": "保留的账号（合并后）"})
+    folded_id = fields.Function(lambda merged: merged.folded.public_id, metadata={"description": "已停用的账号 id"})
+    moved = fields.List(fields.String(), metadata={"description": "转到保留账号的登录方式"})
+    dropped = fields.List(
+        fields.String(), metadata={"description": "保留账号已有同类登录方式而作废的登录方式（不再能登录）"}
+    )
+    roles_moved = fields.List(fields.Nested(MovedRoleSchema))
+    resident_id = fields.String(
+        attribute="resident_public_id", allow_none=True, metadata={"description": "保留账号关联的居民 id"}
+    )
