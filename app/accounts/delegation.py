@@ -384,3 +384,39 @@ def delegation_view(delegation: Delegation, actor: Resident, subject: Resident, 
 def describe(user, delegation: Delegation) -> dict[str, Any]:
     actor, subject = _parties(delegation)
     return delegation_view(delegation, actor, subject, view_of(user, delegation))
+
+
+def subject_profile(actor_user, subject_public_id: str, scope: str | None = None):
+    """The profile of a resident the caller acts for, with the name masked for anyone but the person themself.
+
+    With ``scope`` the delegation must cover it; without, any active delegation will do (knowing whom one acts
+    for comes before any single act). Errors and the audit entry are ``acting_for``'s.
+    """
+    from dataclasses import replace
+
+    from app.accounts.profile import profile_of
+    from app.audit import mask_value
+
+    with atomic():
+        if scope is None:
+            actor = resident_for_user(actor_user)
+            delegation = None
+            if actor is not None:
+                delegation = db.session.scalar(
+                    sa.select(Delegation)
+                    .where(
+                        Delegation.actor_resident_id == actor.id,
+                        Delegation.subject_resident_id == Resident.id,
+                        Resident.public_id == subject_public_id,
+                    )
+                    .order_by(Delegation.id.desc())
+                    .limit(1)
+                )
+            active = delegation is not None and state_of(delegation) == "active" and delegation.scopes
+            # No active delegation: let acting_for give the same answer it gives every domain (404 or 403).
+            scope = delegation.scopes[0] if active else DELEGATION_SCOPES[0]
+        subject = acting_for(actor_user, subject_public_id, scope)
+        result = profile_of(subject, include_sensitive_tags=False)
+        if subject.user_id != actor_user.id:
+            result = replace(result, real_name=mask_value("real_name", result.real_name))
+        return result

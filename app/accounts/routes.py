@@ -35,6 +35,7 @@ from app.accounts.schemas import (
     RevealSchema,
     StaffResidentSchema,
     StaffTagSchema,
+    SubjectProfileArgsSchema,
     TagDefinitionSchema,
     TagListArgsSchema,
     VerificationDecisionSchema,
@@ -336,6 +337,20 @@ class ResidentById(MethodView):
         reason = data.pop("reason")
         resident_staff.update_resident(current_user(), resident_id, data, reason=reason)
         return _staff_resident(resident_id)
+
+
+@blp.route("/residents/<string:resident_id>/profile")
+class ResidentProfileForDelegate(MethodView):
+    @blp.arguments(SubjectProfileArgsSchema, location="query")
+    @blp.response(200, ProfileSchema)
+    @scoped(also="a delegate of the resident (an active delegation, covering `scope` when given), or the resident")
+    def get(self, args, resident_id):
+        """The profile of a resident I act for (name masked)
+
+        A daughter holding an approved delegation reads her mother's prefilled details before acting for her.
+        No delegation: 404; a pending, expired, revoked or out-of-scope one: 403 `delegation_denied`. Logged.
+        """
+        return delegation.subject_profile(current_user(), resident_id, args.get("scope"))
 
 
 @blp.route("/residents/<string:resident_id>/verification")

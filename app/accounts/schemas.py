@@ -164,6 +164,14 @@ class ProfileSchema(Schema):
     sensitive_consent = fields.Boolean(metadata={"description": "已单独同意处理敏感个人信息"})
 
 
+class SubjectProfileArgsSchema(Schema):
+    scope = fields.String(
+        load_default=None,
+        validate=validate.OneOf(DELEGATION_SCOPES),
+        metadata={"description": "the act the caller is about to do; without it any active delegation will do"},
+    )
+
+
 class StaffResidentSchema(ProfileSchema):
     households = fields.List(fields.Nested(HouseholdRefSchema))
     tags = fields.List(fields.Nested(StaffTagSchema))

@@ -175,12 +175,6 @@ def test_the_daughter_signs_in_and_sees_herself_and_her_mothers_delegation(as_da
     assert get(by_id_path, fill(by_id_path, delegation["id"])) == delegation
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="No operation lets a delegate read the subject's profile yet: GET /me covers only oneself and "
-    "GET /residents/{id} is staff-only (resident.read). The test finds the operation by its x-access naming "
-    "delegates; when it lands this test passes and strict xfail flags the marker for removal.",
-)
 def test_the_daughter_reads_her_mothers_profile_through_the_delegation(as_daughter):
     spec, get = as_daughter
     mine_path = spec.find(
