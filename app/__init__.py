@@ -24,6 +24,7 @@ CORE_BLUEPRINTS = (
     "app.calendar_routes",
     "app.files.routes",
     "app.auth.routes",
+    "payments.gateways.routes",  # WeChat Pay / Alipay callbacks and reconciliation
     "app.community.routes",
     "app.accounts.routes",
 )

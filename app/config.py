@@ -91,6 +91,30 @@ class Config:
     #: Timeout of each call to the WeChat API, in seconds.
     WECHAT_TIMEOUT: float = 5.0
     RATELIMIT_DEFAULT: str = "600 per minute"
+    #: Push fan-out: residents per batch (one statement each) and batches per job.
+    PUSH_BATCH_SIZE: int = 1000
+    PUSH_BATCHES_PER_JOB: int = 20
+    #: Push SMS per phone (counted in PostgreSQL): at most this many an hour and an Asia/Shanghai day.
+    PUSH_SMS_PER_PHONE_HOUR: int = 5
+    PUSH_SMS_PER_PHONE_DAY: int = 20
+    #: WeChat Pay v3 as a service provider (partner mode); the channel is off until all six are set.
+    WECHATPAY_SP_MCHID: str | None = None
+    WECHATPAY_PRIVATE_KEY_PATH: str | None = None
+    WECHATPAY_CERT_SERIAL: str | None = None
+    WECHATPAY_APIV3_KEY: str | None = None
+    #: The "WeChat Pay public key" (微信支付公钥) and its id (PUB_KEY_ID_…), which verify WeChat Pay's signatures.
+    WECHATPAY_PUBLIC_KEY_PATH: str | None = None
+    WECHATPAY_PUBLIC_KEY_ID: str | None = None
+    WECHATPAY_GATEWAY: str = "https://api.mch.weixin.qq.com"
+    #: Alipay as an ISV (第三方应用); payees authorise the app (app_auth_token). Off until all three are set.
+    ALIPAY_APP_ID: str | None = None
+    ALIPAY_PRIVATE_KEY_PATH: str | None = None
+    ALIPAY_PUBLIC_KEY_PATH: str | None = None
+    ALIPAY_GATEWAY: str = "https://openapi.alipay.com/gateway.do"
+    #: Public base URL the gateways call back (``<base>/api/v1/payments/notify/wechat`` and ``…/alipay``).
+    PAYMENTS_NOTIFY_BASE_URL: str | None = None
+    #: Read timeout of each call to a payment gateway, in seconds.
+    PAYMENTS_GATEWAY_TIMEOUT: float = 10.0
     TESTING: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -123,6 +147,23 @@ class Config:
             ACCESS_TOKEN_MINUTES=env_int(env, "ACCESS_TOKEN_MINUTES", 10, minimum=1),
             REFRESH_TOKEN_DAYS=env_int(env, "REFRESH_TOKEN_DAYS", 30, minimum=1),
             AUTH_REVOCATION_CACHE_SECONDS=env_int(env, "AUTH_REVOCATION_CACHE_SECONDS", 2, minimum=0),
+            PUSH_BATCH_SIZE=env_int(env, "PUSH_BATCH_SIZE", 1000, minimum=1),
+            PUSH_BATCHES_PER_JOB=env_int(env, "PUSH_BATCHES_PER_JOB", 20, minimum=1),
+            PUSH_SMS_PER_PHONE_HOUR=env_int(env, "PUSH_SMS_PER_PHONE_HOUR", 5, minimum=0),
+            PUSH_SMS_PER_PHONE_DAY=env_int(env, "PUSH_SMS_PER_PHONE_DAY", 20, minimum=0),
+            WECHATPAY_SP_MCHID=env_str(env, "WECHATPAY_SP_MCHID"),
+            WECHATPAY_PRIVATE_KEY_PATH=env_str(env, "WECHATPAY_PRIVATE_KEY_PATH"),
+            WECHATPAY_CERT_SERIAL=env_str(env, "WECHATPAY_CERT_SERIAL"),
+            WECHATPAY_APIV3_KEY=env_str(env, "WECHATPAY_APIV3_KEY"),
+            WECHATPAY_PUBLIC_KEY_PATH=env_str(env, "WECHATPAY_PUBLIC_KEY_PATH"),
+            WECHATPAY_PUBLIC_KEY_ID=env_str(env, "WECHATPAY_PUBLIC_KEY_ID"),
+            WECHATPAY_GATEWAY=env_str(env, "WECHATPAY_GATEWAY", "https://api.mch.weixin.qq.com"),
+            ALIPAY_APP_ID=env_str(env, "ALIPAY_APP_ID"),
+            ALIPAY_PRIVATE_KEY_PATH=env_str(env, "ALIPAY_PRIVATE_KEY_PATH"),
+            ALIPAY_PUBLIC_KEY_PATH=env_str(env, "ALIPAY_PUBLIC_KEY_PATH"),
+            ALIPAY_GATEWAY=env_str(env, "ALIPAY_GATEWAY", "https://openapi.alipay.com/gateway.do"),
+            PAYMENTS_NOTIFY_BASE_URL=env_str(env, "PAYMENTS_NOTIFY_BASE_URL"),
+            PAYMENTS_GATEWAY_TIMEOUT=env_int(env, "PAYMENTS_GATEWAY_TIMEOUT", 10, minimum=1),
         )
         return config
 

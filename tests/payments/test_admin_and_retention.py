@@ -65,7 +65,8 @@ def test_every_payments_endpoint_declares_its_access_rule(client):
     operations = {
         (path, method): operation
         for path, item in paths.items()
-        if "/payments" in path or "/payees" in path or "/refunds" in path
+        # The gateways' callbacks are public on purpose: their signature is the check (tests/payments_gateways).
+        if ("/payments" in path or "/payees" in path or "/refunds" in path) and "/payments/notify/" not in path
         for method, operation in item.items()
         if method in ("get", "post", "patch", "put", "delete")
     }
