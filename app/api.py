@@ -35,7 +35,10 @@ class LocalDateTime(fields.DateTime):
         result = super()._deserialize(value, attr, data, **kwargs)
         if result.tzinfo is None:
             raise self.make_error("naive")
-        return result.astimezone(UTC)
+        try:
+            return result.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+08:00 has no UTC form; a 422, not a 500
+            raise self.make_error("invalid") from None
 
 
 class Schema(ma.Schema):

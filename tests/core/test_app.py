@@ -126,3 +126,14 @@ def test_a_path_id_beyond_bigint_is_404(client, db, make_user, auth_header):
     response = client.post("/api/v1/admin/jobs/9223372036854775808/retry", headers=auth_header(admin))
     assert response.status_code == 404
     assert response.json["code"] == "not_found"
+
+
+def test_a_datetime_without_a_utc_form_is_a_validation_error():
+    import marshmallow
+
+    from app.api import LocalDateTime
+
+    with pytest.raises(marshmallow.ValidationError):
+        LocalDateTime().deserialize("0001-01-01T00:00:00+08:00")
+    with pytest.raises(marshmallow.ValidationError, match="时区"):
+        LocalDateTime().deserialize("2026-11-23T09:00:00")
