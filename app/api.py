@@ -32,13 +32,13 @@ class LocalDateTime(fields.DateTime):
         return value.astimezone(SHANGHAI).isoformat()
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
-        result = super()._deserialize(value, attr, data, **kwargs)
-        if result.tzinfo is None:
-            raise self.make_error("naive")
         try:
+            result = super()._deserialize(value, attr, data, **kwargs)
+            if result.tzinfo is None:
+                raise self.make_error("naive")
             return result.astimezone(UTC)
-        except OverflowError:  # 0001-01-01T00:00:00+08:00 has no UTC form; a 422, not a 500
-            raise self.make_error("invalid") from None
+        except OverflowError:  # 0001-01-01T00:00:00+08:00 has no UTC form: a 422, not a 500
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
 
 
 class Schema(ma.Schema):
