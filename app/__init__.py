@@ -25,6 +25,7 @@ CORE_BLUEPRINTS = (
     "app.files.routes",
     "app.auth.routes",
     "payments.gateways.routes",  # WeChat Pay / Alipay callbacks and reconciliation
+    "app.push.routes",
     "app.community.routes",
     "app.accounts.routes",
 )
@@ -132,6 +133,7 @@ CORE_MODEL_MODULES = (
     "app.calendar",
     "app.community.models",
     "app.accounts.resident_models",
+    "app.push.models",
 )
 
 

@@ -4,11 +4,17 @@ It serves the access token (``/cgi-bin/token``), mini-program login (``/sns/jsco
 (``/wxa/business/getuserphonenumber``) and subscribe messages (``/cgi-bin/message/subscribe/send``). Tests register
 the codes it accepts; unknown codes get WeChat's ``40029 invalid code``, used ones ``40163 code been used``, and
 calls with an access token it did not issue get ``40001`` (wechatpy then fetches a new token and retries).
+
+Subscribe messages are checked as WeChat documents them (subscribeMessage.send): each ``data`` key names its type
+(``thing1``, ``time2`` …) and a value that breaks the type's limits gets ``47003 argument invalid``; openids in
+``refused_openids`` get ``43101`` (the user refused); ``subscribe_errors`` queues answers for the next sends (WeChat
+having a bad moment). Accepted messages are kept in ``subscribe_messages``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -41,6 +47,12 @@ class FakeWeChat:
     fail_next: int = 0
     #: When set, every answer uses this watermark appid (a phone number meant for another mini-program).
     watermark_appid: str | None = None
+    #: Subscribe messages WeChat accepted: {"touser", "template_id", "page", "data"}.
+    subscribe_messages: list[dict[str, Any]] = field(default_factory=list)
+    #: (errcode, errmsg) answers for the next subscribe sends, in order.
+    subscribe_errors: list[tuple[int, str]] = field(default_factory=list)
+    #: Openids whose users refused (or used up) the subscription: 43101.
+    refused_openids: set[str] = field(default_factory=set)
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -117,7 +129,7 @@ class FakeWeChat:
             if path == "/wxa/business/getuserphonenumber":
                 return 200, self._phone(query, body or {})
             if path == "/cgi-bin/message/subscribe/send":
-                return 200, self._authorised(query) or {"errcode": 0, "errmsg": "ok"}
+                return 200, self._authorised(query) or self._subscribe_send(body or {})
             return 404, {"errcode": 404, "errmsg": "not found"}
 
     def _token(self, query: dict[str, str]) -> dict[str, Any]:
@@ -176,3 +188,67 @@ class FakeWeChat:
                 "watermark": {"timestamp": int(time.time()), "appid": self.watermark_appid or self.appid},
             },
         }
+
+    def _subscribe_send(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.subscribe_errors:
+            errcode, errmsg = self.subscribe_errors.pop(0)
+            return {"errcode": errcode, "errmsg": errmsg}
+        touser = body.get("touser")
+        if not touser:
+            return {"errcode": 40003, "errmsg": "invalid openid"}
+        if not body.get("template_id"):
+            return {"errcode": 40037, "errmsg": "invalid template id"}
+        data = body.get("data")
+        if not isinstance(data, dict) or not data:
+            return {"errcode": 47003, "errmsg": "argument invalid! data is empty"}
+        for key, item in data.items():
+            value = item.get("value") if isinstance(item, dict) else None
+            if not isinstance(value, str) or not value:
+                return {"errcode": 47003, "errmsg": f"argument invalid! data.{key}.value is emtpy"}
+            if not subscribe_value_ok(key, value):
+                return {"errcode": 47003, "errmsg": f"argument invalid! data.{key}.value invalid"}
+        if touser in self.refused_openids:
+            return {"errcode": 43101, "errmsg": "user refuse to accept the msg"}
+        self.subscribe_messages.append(
+            {"touser": touser, "template_id": body["template_id"], "page": body.get("page"), "data": data}
+        )
+        return {"errcode": 0, "errmsg": "ok"}
+
+
+# --- WeChat's limits on subscribe-message values (written apart from app/push/fields.py, so each checks the other) --
+
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff"
+_DAY = (
+    r"(\d{4}年\d{1,2}月\d{1,2}日|\d{4}年\d{1,2}月|\d{1,2}月\d{1,2}日"
+    r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{4}-\d{1,2}|\d{1,2}-\d{1,2})"
+)
+_HOUR = r"([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?"
+_TIME = rf"({_DAY} ?)?{_HOUR}"
+_DATE = rf"{_DAY}( ?{_HOUR})?"
+SUBSCRIBE_RULES: dict[str, tuple[int | None, str]] = {
+    "thing": (20, r"[^\x00-\x1f\x7f]+"),
+    "number": (32, r"-?\d+(\.\d+)?"),
+    "letter": (32, r"[A-Za-z]+"),
+    "symbol": (5, rf"[^\sA-Za-z0-9{_HAN}]+"),
+    "character_string": (32, rf"[^\s{_HAN}]+"),
+    "time": (None, rf"{_TIME}( ?~ ?{_TIME})?"),
+    "date": (None, rf"{_DATE}( ?~ ?{_DATE})?"),
+    "amount": (None, r"[¥￥$€£]?\d+(\.\d+)?元?"),
+    "phone_number": (17, rf"[^\sA-Za-z{_HAN}]+"),
+    "car_number": (8, rf"[{_HAN}A-Za-z0-9][A-Za-z0-9]*[{_HAN}A-Za-z0-9]?"),
+    "name": (20, rf"[{_HAN}A-Za-z·]{{1,10}}|[^\s\d{_HAN}]+( [^\s\d{_HAN}]+)*"),
+    "phrase": (5, rf"[{_HAN}]+"),
+}
+
+
+def subscribe_value_ok(key: str, value: str) -> bool:
+    """Whether WeChat accepts ``value`` for template key ``key`` (its type is the key without trailing digits)."""
+    kind = key.rstrip("0123456789")
+    if kind not in SUBSCRIBE_RULES:
+        return False
+    limit, pattern = SUBSCRIBE_RULES[kind]
+    if limit is not None and len(value) > limit:
+        return False
+    if kind == "amount" and sum(ch.isdigit() for ch in value) > 10:
+        return False
+    return re.fullmatch(pattern, value) is not None

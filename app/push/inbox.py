@@ -1,0 +1,172 @@
+"""The inbox: a signed-in account's messages (cursor pages, unread count, marking read) and read counts per source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.accounts.consent import register_retention
+from app.accounts.households import mask_name
+from app.accounts.resident_models import Resident
+from app.api import keyset_page
+from app.db import atomic
+from app.extensions import db
+from app.push.errors import InboxItemNotFound
+from app.push.models import Delivery, InboxItem, Message, Preference, SubscriptionGrant, Unreachable, Via
+
+
+def inbox_page(user, *, cursor: str | None, limit: int, unread_only: bool = False) -> dict[str, Any]:
+    """The account's inbox, newest first: ``{"items", "next_cursor", "unread_count"}`` (no COUNT over the feed)."""
+    query = sa.select(InboxItem).where(InboxItem.user_id == user.id)
+    if unread_only:
+        query = query.where(InboxItem.read_at.is_(None))
+    page = keyset_page(db.session, query, [InboxItem.created_at, InboxItem.public_id], cursor=cursor, limit=limit)
+    page["items"] = _views(page["items"])
+    page["unread_count"] = unread_count(user)
+    return page
+
+
+def unread_count(user) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).where(InboxItem.user_id == user.id, InboxItem.read_at.is_(None))
+    )
+
+
+def _views(items: list[InboxItem]) -> list[dict[str, Any]]:
+    """Items for display; those received for someone else name that resident (masked, as delegations do)."""
+    for_others = {item.resident_id for item in items if item.via is Via.delegate}
+    residents = {}
+    if for_others:
+        residents = {
+            row.id: {"id": row.public_id, "name": mask_name(row.real_name)}
+            for row in db.session.execute(
+                sa.select(Resident.id, Resident.public_id, Resident.real_name).where(Resident.id.in_(for_others))
+            )
+        }
+    return [
+        {
+            "id": item.public_id,
+            "event": item.delivery.event,
+            "title": item.delivery.title,
+            "body": item.delivery.body,
+            "source": {"kind": item.delivery.source_kind, "id": item.delivery.source_id},
+            "for_resident": residents.get(item.resident_id) if item.via is Via.delegate else None,
+            "created_at": item.created_at,
+            "read_at": item.read_at,
+        }
+        for item in items
+    ]
+
+
+def mark_read(user, item_public_id: str) -> dict[str, Any]:
+    """Mark one item read (again is harmless: the first read time stays).
+
+    :raises InboxItemNotFound: no such item in this account's inbox.
+    """
+    with atomic():
+        item = db.session.scalar(
+            sa.select(InboxItem).where(InboxItem.public_id == item_public_id, InboxItem.user_id == user.id)
+        )
+        if item is None:
+            raise InboxItemNotFound()
+        if item.read_at is None:
+            item.read_at = db.session.execute(
+                sa.update(InboxItem)
+                .where(InboxItem.id == item.id)
+                .values(read_at=sa.func.coalesce(InboxItem.read_at, sa.func.now()))
+                .returning(InboxItem.read_at)
+            ).scalar()
+        return _views([item])[0]
+
+
+def mark_all_read(user) -> int:
+    """Mark every unread item read; returns how many were unread."""
+    with atomic():
+        return db.session.execute(
+            sa.update(InboxItem)
+            .where(InboxItem.user_id == user.id, InboxItem.read_at.is_(None))
+            .values(read_at=sa.func.now())
+        ).rowcount
+
+
+def read_stats(source: tuple[str, str | int]) -> dict[str, int]:
+    """Read receipts of a source (a notice, a bill …), computed over its inbox rows, so there is one fan-out.
+
+    Residents are counted once however many accounts received for them: a resident is ``read`` when any account
+    (their own or a delegate's) read it.
+
+    :return: ``audience`` (residents sent to, summed over the source's sends), ``reached`` (residents with at least
+        one inbox row), ``read`` (residents with a read row), ``unreachable`` (residents nobody could receive for and
+        not reached by another send of the source), ``inbox_rows``, ``read_rows`` and ``pending`` (sends still
+        fanning out).
+    """
+    kind, source_id = source[0], str(source[1])
+    deliveries = sa.select(Delivery.id).where(Delivery.source_kind == kind, Delivery.source_id == source_id)
+    inbox = (
+        sa.select(
+            sa.func.count(sa.distinct(InboxItem.resident_id)).label("reached"),
+            sa.func.count(sa.distinct(InboxItem.resident_id)).filter(InboxItem.read_at.is_not(None)).label("read"),
+            sa.func.count().label("inbox_rows"),
+            sa.func.count().filter(InboxItem.read_at.is_not(None)).label("read_rows"),
+        )
+        .where(InboxItem.delivery_id.in_(deliveries))
+        .subquery()
+    )
+    reached_elsewhere = (
+        sa.select(InboxItem.id)
+        .where(InboxItem.delivery_id.in_(deliveries), InboxItem.resident_id == Unreachable.resident_id)
+        .exists()
+    )
+    unreachable = (
+        sa.select(sa.func.count(sa.distinct(Unreachable.resident_id)))
+        .where(Unreachable.delivery_id.in_(deliveries), ~reached_elsewhere)
+        .scalar_subquery()
+    )
+    totals = (
+        sa.select(
+            sa.func.coalesce(sa.func.sum(Delivery.audience_count), 0).label("audience"),
+            sa.func.count().filter(Delivery.fanned_out_at.is_(None)).label("pending"),
+        )
+        .where(Delivery.source_kind == kind, Delivery.source_id == source_id)
+        .subquery()
+    )
+    row = db.session.execute(
+        sa.select(totals, inbox, unreachable.label("unreachable")).select_from(totals.join(inbox, sa.true()))
+    ).one()
+    return {name: int(value) for name, value in row._mapping.items()}
+
+
+# --- account deletion and export ------------------------------------------------------------------------------------
+
+
+def _erase(user_id: int, _resident_id: int | None) -> None:
+    """On account deletion: the account's inbox, grants and choices go; its send records lose the phone."""
+    db.session.execute(sa.update(Message).where(Message.user_id == user_id).values(address=None))
+    db.session.execute(sa.delete(InboxItem).where(InboxItem.user_id == user_id))
+    db.session.execute(sa.delete(SubscriptionGrant).where(SubscriptionGrant.user_id == user_id))
+    db.session.execute(sa.delete(Preference).where(Preference.user_id == user_id))
+
+
+def _export(user_id: int, _resident_id: int | None) -> list[dict[str, Any]]:
+    rows = db.session.scalars(
+        sa.select(InboxItem).where(InboxItem.user_id == user_id).order_by(InboxItem.created_at, InboxItem.id)
+    )
+    return [
+        {
+            "title": item.delivery.title,
+            "body": item.delivery.body,
+            "created_at": item.created_at,
+            "read_at": item.read_at,
+        }
+        for item in rows
+    ]
+
+
+register_retention(
+    "push.inbox",
+    keeps="消息发送记录（不含手机号与消息内容）",
+    basis="核查通知是否送达",
+    erase=_erase,
+    export=_export,
+)
