@@ -82,7 +82,8 @@ def mark_paid(
             .on_conflict_do_nothing(index_elements=[Capture.channel, Capture.channel_txn_id])
             .returning(Capture.id)
         ).scalar()
-        payment = db.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+        # OF payments: the joined payee must not be locked too, or every payment to one payee would queue.
+        payment = db.session.get(Payment, payment_id, with_for_update={"of": Payment}, populate_existing=True)
         if capture_id is None:
             log.info("payment %s: duplicate notification for %s ignored", payment.id, channel_txn_id)
             return payment
@@ -258,7 +259,8 @@ def reapply(payment_id: int, *, actor=None) -> Payment:
     :raises PaymentNotUnapplied: (409, for admins) the payment is no longer waiting.
     """
     with atomic():
-        payment = db.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+        # OF payments: the joined payee must not be locked too, or every payment to one payee would queue.
+        payment = db.session.get(Payment, payment_id, with_for_update={"of": Payment}, populate_existing=True)
         if payment is None or payment.status is not PaymentStatus.paid_unapplied:
             if actor is not None:
                 raise PaymentNotUnapplied(details={"status": payment.status.value if payment else None})

@@ -196,7 +196,8 @@ def expire_payment(payment_id: int) -> str:
     from payments.paid import mark_paid
 
     with atomic():
-        payment = db.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+        # OF payments: the joined payee must not be locked too, or every payment to one payee would queue.
+        payment = db.session.get(Payment, payment_id, with_for_update={"of": Payment}, populate_existing=True)
         if payment is None or payment.status is not PaymentStatus.created:
             return "nothing_to_do"
         gateway = channel_of(payment.channel.value)
