@@ -184,8 +184,9 @@ def notify_refunded(refund_id: int) -> None:
         spec = get_kind(payment.kind)
         if spec is None or spec.on_refunded is None:
             return
+        # sum() of a bigint is a numeric in PostgreSQL: cast back so domains get an int of fen, never a Decimal.
         succeeded = db.session.scalar(
-            sa.select(sa.func.sum(Refund.amount_fen)).where(
+            sa.select(sa.cast(sa.func.sum(Refund.amount_fen), sa.BigInteger)).where(
                 Refund.payment_id == payment.id, Refund.status == RefundStatus.succeeded, Refund.id <= item.id
             )
         )
