@@ -172,7 +172,6 @@ def scoped(action: str | None = None, *, also: str | None = None) -> Callable:
             rule["scope"] = {
                 "action": action,
                 "roles": sorted(ACTIONS[action]),
-                "scope_kinds": sorted(SCOPE_KINDS),
                 "outside_scope": 404,
                 "role_not_allowed": 403,
             }

@@ -206,7 +206,6 @@ def test_every_identity_endpoint_declares_its_access_rule_in_openapi(app, client
     assert estates["scope"] == {
         "action": "community.manage",
         "roles": ["admin", "staff"],
-        "scope_kinds": ["community", "platform"],
         "outside_scope": 404,
         "role_not_allowed": 403,
     }

@@ -1,0 +1,362 @@
+"""Grocery orders: placement with stock reserved by conditional UPDATE, expiry, the resident's side (reads,
+cancellation with refund) and ``record_step``, which records every step as an ``OrderEvent`` and tells the resident.
+The vendor's steps are in ``fulfilment.py``.
+
+Stock is never read and written back in Python. Placement runs, per product (in a fixed order, so two orders never
+wait on each other's rows crosswise)::
+
+    UPDATE marketplace_products SET stock = stock - :q
+    WHERE public_id = :p AND vendor_id = :v AND on_shelf AND stock >= :q RETURNING …
+
+and the row lock that UPDATE takes makes the second of two buyers of the last unit re-check ``stock >= :q`` against
+the first one's committed result. Stock goes back only after one statement claims the release
+(``UPDATE … SET stock_released_at = now() WHERE stock_released_at IS NULL``), so an order cancelled, expired or
+rejected — or an expiry job delivered twice, or a cancel racing the expiry — releases it exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import selectinload
+
+import payments
+from app import outbox
+from app.accounts.residents import require_resident, resident_for_user
+from app.api import keyset_page
+from app.auth.scopes import acting_for, can
+from app.db import atomic, utcnow
+from app.errors import APIError, ValidationFailed
+from app.extensions import db
+from marketplace import notify
+from marketplace.catalogue import line_amount_fen
+from marketplace.errors import (
+    CommunityNotServed,
+    OrderNotFound,
+    OrderStateConflict,
+    ProductNotFound,
+    ProductUnavailable,
+    StockInsufficient,
+    VendorNotOpen,
+)
+from marketplace.models import (
+    Fulfilment,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Product,
+    Vendor,
+    VendorStatus,
+)
+from marketplace.vendors import get_vendor
+
+log = logging.getLogger(__name__)
+
+KIND = "marketplace.market_order"
+DEFAULT_UNPAID_MINUTES = 15
+#: A resident may cancel until the vendor starts preparing; a paid order is refunded automatically.
+CANCELLABLE = (OrderStatus.pending_payment, OrderStatus.paid, OrderStatus.accepted)
+
+
+def unpaid_minutes() -> int:
+    return int(current_app.config.get("MARKETPLACE_UNPAID_MINUTES", DEFAULT_UNPAID_MINUTES))
+
+
+def get_order(public_id: str, *, lock: bool = False) -> Order | None:
+    query = sa.select(Order).where(Order.public_id == public_id)
+    if lock:  # and re-read: an earlier unlocked read in this session may hold a stale status
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(query)
+
+
+def record_step(order: Order, from_status: OrderStatus | None, *, actor=None, note: str | None = None) -> OrderEvent:
+    """Record the step that brought ``order`` to its current status, and tell the resident."""
+    event = OrderEvent(
+        order_id=order.id,
+        from_status=from_status.value if from_status else None,
+        to_status=order.status.value,
+        actor_user_id=getattr(actor, "id", None),
+        note=note,
+    )
+    db.session.add(event)
+    db.session.flush()
+    vendor_name = db.session.scalar(sa.select(Vendor.name).where(Vendor.id == order.vendor_id))
+    notify.notify_order_step(order, vendor_name, event.id, note)
+    log.info(
+        "market order %s %s → %s by user %s",
+        order.id,
+        event.from_status,
+        event.to_status,
+        getattr(actor, "id", None),
+    )
+    return event
+
+
+# --- placement ---------------------------------------------------------------------------------------------------
+
+
+def _reserve(vendor_id: int, product_public_id: str, quantity: int) -> dict[str, Any]:
+    """Take ``quantity`` from a product's stock in one conditional UPDATE, or raise why not."""
+    row = (
+        db.session.execute(
+            sa.update(Product)
+            .where(
+                Product.public_id == product_public_id,
+                Product.vendor_id == vendor_id,
+                Product.on_shelf,
+                Product.stock >= quantity,
+            )
+            .values(stock=Product.stock - quantity)
+            .returning(
+                Product.id,
+                Product.public_id,
+                Product.name,
+                Product.unit,
+                Product.storage_zone,
+                Product.price_fen,
+                Product.weighed,
+                Product.estimated_weight_g,
+                Product.stock,
+                Product.low_stock_threshold,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if row is not None:
+        return dict(row)
+    found = db.session.execute(
+        sa.select(Product.on_shelf, Product.stock).where(
+            Product.public_id == product_public_id, Product.vendor_id == vendor_id
+        )
+    ).one_or_none()
+    if found is None:
+        raise ProductNotFound(details={"product_id": product_public_id})
+    if not found.on_shelf:
+        raise ProductUnavailable(details={"product_id": product_public_id})
+    raise StockInsufficient(details={"product_id": product_public_id, "requested": quantity, "available": found.stock})
+
+
+def place_order(user, data: dict[str, Any]) -> Order:
+    """Place an order for oneself, or for the resident named by ``for_resident_id`` (needs a ``marketplace``
+    delegation); stock is reserved now and released if the order is not paid within ``MARKETPLACE_UNPAID_MINUTES``.
+
+    :raises StockInsufficient: a product has fewer units left than asked (nothing is reserved then).
+    """
+    with atomic():
+        if data.get("for_resident_id"):
+            resident = acting_for(user, data["for_resident_id"], "marketplace")
+        else:
+            resident = require_resident(user)
+        vendor = get_vendor(data["vendor_id"])
+        if vendor.status is not VendorStatus.approved:
+            raise VendorNotOpen(details={"status": vendor.status.value})
+        served = resident.scope_community_ids() & vendor.scope_community_ids()
+        if not served:
+            raise CommunityNotServed()
+        window_start, window_end = data.get("window_start"), data.get("window_end")
+        if window_start and window_end and window_end <= window_start:
+            raise ValidationFailed(details={"fields": {"window_end": ["送达时段结束须晚于开始"]}})
+        quantities: dict[str, int] = {}
+        for line in data["lines"]:
+            quantities[line["product_id"]] = quantities.get(line["product_id"], 0) + line["quantity"]
+        reserved = [(pid, q, _reserve(vendor.id, pid, q)) for pid, q in sorted(quantities.items())]
+        now = utcnow()
+        order = Order(
+            vendor_id=vendor.id,
+            resident_id=resident.id,
+            placed_by_user_id=user.id,
+            community_id=min(served),
+            fulfilment=Fulfilment(data.get("fulfilment", "locker")),
+            window_start=window_start,
+            window_end=window_end,
+            note=data.get("note"),
+            status=OrderStatus.pending_payment,
+            total_fen=0,
+            expires_at=now + timedelta(minutes=unpaid_minutes()),
+        )
+        for _pid, quantity, row in reserved:
+            amount = line_amount_fen(
+                row["price_fen"],
+                quantity,
+                unit=row["unit"],
+                weighed=row["weighed"],
+                estimated_weight_g=row["estimated_weight_g"],
+            )
+            order.total_fen += amount
+            order.lines.append(
+                OrderLine(
+                    product_id=row["id"],
+                    name=row["name"],
+                    unit=row["unit"],
+                    storage_zone=row["storage_zone"],
+                    price_fen=row["price_fen"],
+                    quantity=quantity,
+                    weighed=row["weighed"],
+                    estimated_weight_g=row["estimated_weight_g"],
+                    amount_fen=amount,
+                )
+            )
+        db.session.add(order)
+        db.session.flush()
+        record_step(order, None, actor=user)
+        from marketplace import jobs
+
+        outbox.enqueue(
+            jobs.expire_unpaid_order, order.id, run_at=order.expires_at, key=f"marketplace.expire:{order.id}"
+        )
+        for _pid, quantity, row in reserved:
+            if row["stock"] <= row["low_stock_threshold"] < row["stock"] + quantity:
+                notify.notify_low_stock(vendor, row, row["stock"])
+        return order
+
+
+def release_stock(order_id: int) -> bool:
+    """Give an order's reserved stock back, at most once in the order's life.
+
+    :return: whether this call released it.
+    """
+    claimed = db.session.execute(
+        sa.update(Order)
+        .where(Order.id == order_id, Order.stock_released_at.is_(None))
+        .values(stock_released_at=utcnow())
+        .returning(Order.id)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    if claimed is None:
+        return False
+    # Row by row in the order placement locks them (product public id), so a release and a placement sharing two
+    # products never wait on each other crosswise.
+    lines = db.session.execute(
+        sa.select(OrderLine.product_id, OrderLine.quantity)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(OrderLine.order_id == order_id)
+        .order_by(Product.public_id)
+    ).all()
+    for product_id, quantity in lines:
+        db.session.execute(
+            sa.update(Product)
+            .where(Product.id == product_id)
+            .values(stock=Product.stock + quantity)
+            .execution_options(synchronize_session=False)
+        )
+    log.info("market order %s released its stock", order_id)
+    return True
+
+
+def expire_order(order_id: int) -> bool:
+    """Close an order still unpaid at its due time and give its stock back (a no-op for any other state)."""
+    with atomic():
+        order = db.session.get(Order, order_id, with_for_update=True, populate_existing=True)
+        if order is None or order.status is not OrderStatus.pending_payment:
+            return False
+        if order.expires_at > utcnow():
+            # Not due yet (an early delivery): schedule the real deadline rather than close the order early.
+            from marketplace import jobs
+
+            outbox.enqueue(
+                jobs.expire_unpaid_order,
+                order.id,
+                run_at=order.expires_at,
+                key=f"marketplace.expire:{order.id}:{order.expires_at.timestamp():.0f}",
+            )
+            return False
+        order.status = OrderStatus.expired
+        release_stock(order.id)
+        db.session.flush()
+        record_step(order, OrderStatus.pending_payment)
+        return True
+
+
+def refund_rest(order: Order, reason: str, key: str, actor=None) -> None:
+    """Refund whatever of a paid order has not been refunded yet (sent after commit by payments)."""
+    rest = order.total_fen - order.refunded_fen
+    if order.payment_public_id and rest > 0:
+        payments.refund(
+            order.payment_public_id, rest, reason, key=f"marketplace.order:{order.public_id}:{key}", actor=actor
+        )
+
+
+# --- the resident's side --------------------------------------------------------------------------------------------
+
+
+def _visible_to_resident(user, order: Order) -> bool:
+    if order.placed_by_user_id == user.id:
+        return True
+    resident = resident_for_user(user)
+    return resident is not None and resident.id == order.resident_id
+
+
+def order_for_resident(user, public_id: str, *, lock: bool = False) -> Order:
+    """An order the caller placed or that is for them; a delegate with ``marketplace`` scope reaches the subject's
+    orders through ``acting_for`` (recorded); anyone else gets 404."""
+    order = get_order(public_id, lock=lock)
+    if order is None:
+        raise OrderNotFound()
+    if _visible_to_resident(user, order):
+        return order
+    from app.accounts.resident_models import Resident
+
+    subject = db.session.get(Resident, order.resident_id)
+    try:
+        acting_for(user, subject.public_id, "marketplace")
+    except APIError:
+        raise OrderNotFound() from None
+    return order
+
+
+def order_visible_to(user, public_id: str) -> Order:
+    """For the detail view: the resident's side (see ``order_for_resident``) or the vendor's staff."""
+    order = get_order(public_id)
+    if order is not None and can(user, "marketplace.order.read", order):
+        return order
+    return order_for_resident(user, public_id)
+
+
+def cancel_order(user, public_id: str, *, reason: str | None = None) -> Order:
+    """The resident cancels before the vendor starts preparing: stock goes back, a paid order is refunded in full.
+
+    :raises OrderStateConflict: the vendor is already preparing it (or it is over).
+    """
+    with atomic():
+        order = order_for_resident(user, public_id, lock=True)
+        if order.status not in CANCELLABLE:
+            raise OrderStateConflict(details={"status": order.status.value})
+        before = order.status
+        order.status = OrderStatus.cancelled
+        release_stock(order.id)
+        if before is not OrderStatus.pending_payment:
+            refund_rest(order, reason or "用户取消订单", "cancel", actor=user)
+        db.session.flush()
+        record_step(order, before, actor=user, note=reason)
+        return order
+
+
+def my_orders(user, *, cursor: str | None, limit: int) -> dict[str, Any]:
+    """Orders the caller placed or that are for them, newest first."""
+    resident = resident_for_user(user)
+    mine = Order.placed_by_user_id == user.id
+    if resident is not None:
+        mine = sa.or_(mine, Order.resident_id == resident.id)
+    query = sa.select(Order).where(mine).options(selectinload(Order.lines), selectinload(Order.vendor))
+    return keyset_page(db.session, query, [Order.id], cursor=cursor, limit=limit)
+
+
+def order_detail(order: Order) -> Order:
+    """Load what the detail view shows (lines, vendor, steps) in three statements."""
+    order = db.session.scalar(
+        sa.select(Order)
+        .where(Order.id == order.id)
+        .options(selectinload(Order.lines), selectinload(Order.vendor))
+        .execution_options(populate_existing=True)
+    )
+    order.steps = list(
+        db.session.scalars(sa.select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id))
+    )
+    return order
