@@ -62,8 +62,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_blueprints: tup
         SQLALCHEMY_DATABASE_URI=settings.DATABASE_URL,
         SQLALCHEMY_ENGINE_OPTIONS={
             "pool_pre_ping": True,
-            "pool_size": int(app.config.get("DB_POOL_SIZE", 10)),
-            "max_overflow": int(app.config.get("DB_MAX_OVERFLOW", 5)),
+            "pool_size": settings.DB_POOL_SIZE,
+            "max_overflow": settings.DB_MAX_OVERFLOW,
             "pool_timeout": 10,
             "connect_args": {"connect_timeout": 5, "application_name": "linli"},
         },

@@ -115,6 +115,18 @@ class Config:
     PAYMENTS_NOTIFY_BASE_URL: str | None = None
     #: Read timeout of each call to a payment gateway, in seconds.
     PAYMENTS_GATEWAY_TIMEOUT: float = 10.0
+    #: Database pool per process (keep processes × (pool + overflow) well under PostgreSQL's 100 connections).
+    DB_POOL_SIZE: int = 10
+    DB_MAX_OVERFLOW: int = 5
+    #: How long a duplicate request waits for the first one holding its Idempotency-Key.
+    IDEMPOTENCY_WAIT_SECONDS: int = 5
+    #: Payments: lifetime of a payment whose payables set no expiry.
+    PAYMENTS_DEFAULT_TTL_MINUTES: int = 120
+    #: Fees: at most one arrears reminder per household in this many days.
+    FEES_REMINDER_INTERVAL_DAYS: int = 7
+    #: Marketplace: unpaid orders expire after this many minutes; ready orders complete after this many days.
+    MARKETPLACE_UNPAID_MINUTES: int = 15
+    MARKETPLACE_AUTO_CONFIRM_DAYS: int = 3
     TESTING: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -164,6 +176,13 @@ class Config:
             ALIPAY_GATEWAY=env_str(env, "ALIPAY_GATEWAY", "https://openapi.alipay.com/gateway.do"),
             PAYMENTS_NOTIFY_BASE_URL=env_str(env, "PAYMENTS_NOTIFY_BASE_URL"),
             PAYMENTS_GATEWAY_TIMEOUT=env_int(env, "PAYMENTS_GATEWAY_TIMEOUT", 10, minimum=1),
+            DB_POOL_SIZE=env_int(env, "DB_POOL_SIZE", 10, minimum=1),
+            DB_MAX_OVERFLOW=env_int(env, "DB_MAX_OVERFLOW", 5, minimum=0),
+            IDEMPOTENCY_WAIT_SECONDS=env_int(env, "IDEMPOTENCY_WAIT_SECONDS", 5, minimum=0),
+            PAYMENTS_DEFAULT_TTL_MINUTES=env_int(env, "PAYMENTS_DEFAULT_TTL_MINUTES", 120, minimum=1),
+            FEES_REMINDER_INTERVAL_DAYS=env_int(env, "FEES_REMINDER_INTERVAL_DAYS", 7, minimum=1),
+            MARKETPLACE_UNPAID_MINUTES=env_int(env, "MARKETPLACE_UNPAID_MINUTES", 15, minimum=1),
+            MARKETPLACE_AUTO_CONFIRM_DAYS=env_int(env, "MARKETPLACE_AUTO_CONFIRM_DAYS", 3, minimum=1),
         )
         return config
 

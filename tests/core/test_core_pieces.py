@@ -114,3 +114,10 @@ def test_keyset_pages_walk_every_row_once(db):
 def test_a_forged_cursor_is_a_validation_error(db):
     with pytest.raises(ValidationFailed):
         keyset_page(database.session, sa.select(User), [User.created_at, User.id], cursor="not-base64!!", limit=5)
+
+
+def test_domain_settings_are_parsed_from_the_environment():
+    config = Config.from_env({"MARKETPLACE_UNPAID_MINUTES": "30", "FEES_REMINDER_INTERVAL_DAYS": "3"})
+    assert (config.MARKETPLACE_UNPAID_MINUTES, config.FEES_REMINDER_INTERVAL_DAYS) == (30, 3)
+    with pytest.raises(ConfigError, match="PAYMENTS_DEFAULT_TTL_MINUTES"):
+        Config.from_env({"PAYMENTS_DEFAULT_TTL_MINUTES": "0"})
