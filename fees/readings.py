@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -23,6 +23,7 @@ from app.auth.scopes import authorize
 from app.community.errors import HouseholdNotFound
 from app.community.integrity import flush_checked, refusals
 from app.community.models import Building, Household, Unit
+from app.csv_import import ImportReport, decode_csv
 from app.db import atomic
 from app.extensions import db
 from fees.errors import FeeItemNotFound, ImportFailed, ItemNotMetered, ReadingExists, ReadingInvalid
@@ -33,7 +34,6 @@ from fees.money import shanghai_today
 log = logging.getLogger(__name__)
 
 MAX_ROWS = 5000
-MAX_REPORTED = 200
 TWO_PLACES = Decimal("0.01")
 MAX_READING = Decimal("999999999999.99")
 
@@ -214,25 +214,11 @@ def list_readings(user, item_public_id: str, period: date, pagination) -> list[d
 # --- CSV import ------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Report:
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    count: int = 0
-
-    def add(self, line: int, column: str, message: str) -> None:
-        self.count += 1
-        if len(self.errors) < MAX_REPORTED:
-            self.errors.append({"row": line, "column": column, "message": message})
-
-
 def _decode(data: bytes) -> str:
-    # Excel in China saves "CSV" as GB18030 (GBK); UTF-8 (with or without BOM) is tried first.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ImportFailed("无法识别文件编码，请保存为 UTF-8 或 GBK 编码的 CSV", details={"errors": []})
+    text = decode_csv(data)
+    if text is None:
+        raise ImportFailed("无法识别文件编码，请保存为 UTF-8 或 GBK 编码的 CSV", details={"errors": []})
+    return text
 
 
 def _header_map(fieldnames: list[str] | None) -> dict[str, str]:
@@ -252,7 +238,7 @@ def _header_map(fieldnames: list[str] | None) -> dict[str, str]:
     return mapping
 
 
-def _number(text: str, line: int, column: str, report: _Report) -> Decimal | None:
+def _number(text: str, line: int, column: str, report: ImportReport) -> Decimal | None:
     if not text:
         return None
     try:
@@ -287,7 +273,7 @@ def import_readings(user, item_public_id: str, period: date, data: bytes) -> dic
         reader = csv.DictReader(io.StringIO(_decode(data)))
         mapping = _header_map(reader.fieldnames)
         keys = _household_keys(item.estate_id)
-        report = _Report()
+        report = ImportReport()
         parsed: list[tuple[int, ReadingInput]] = []
         seen: dict[int, int] = {}
         for line, raw in enumerate(reader, start=2):

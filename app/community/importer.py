@@ -5,9 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -16,6 +15,7 @@ from app.auth.scopes import authorize
 from app.community.errors import EstateNotFound, ImportFailed, NameTaken
 from app.community.integrity import flush_checked
 from app.community.models import Building, Estate, Household, Unit
+from app.csv_import import ImportReport, decode_csv
 from app.db import atomic
 from app.extensions import db
 
@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 
 MAX_ROWS = 5000
 #: Row errors listed in the answer; the count covers all of them.
-MAX_REPORTED = 200
 
 #: Accepted header spellings (Chinese as staff type them, English as exported by other tools).
 HEADERS = {
@@ -49,25 +48,11 @@ class _Row:
     building_floors: int | None
 
 
-@dataclass
-class _Report:
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    count: int = 0
-
-    def add(self, line: int, column: str, message: str) -> None:
-        self.count += 1
-        if len(self.errors) < MAX_REPORTED:
-            self.errors.append({"row": line, "column": column, "message": message})
-
-
 def _decode(data: bytes) -> str:
-    # Excel in China saves "CSV" as GB18030 (GBK); UTF-8 (with or without BOM) is tried first.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ImportFailed("无法识别文件编码，请保存为 UTF-8 或 GBK 编码的 CSV", details={"errors": []})
+    text = decode_csv(data)
+    if text is None:
+        raise ImportFailed("无法识别文件编码，请保存为 UTF-8 或 GBK 编码的 CSV", details={"errors": []})
+    return text
 
 
 def _header_map(fieldnames: list[str] | None) -> dict[str, str]:
@@ -93,7 +78,7 @@ def _header_map(fieldnames: list[str] | None) -> dict[str, str]:
     return mapping
 
 
-def _text(value: str | None, line: int, column: str, report: _Report, *, limit: int = 32) -> str | None:
+def _text(value: str | None, line: int, column: str, report: ImportReport, *, limit: int = 32) -> str | None:
     text = (value or "").strip()
     if not text:
         return None
@@ -103,7 +88,7 @@ def _text(value: str | None, line: int, column: str, report: _Report, *, limit: 
     return text
 
 
-def _integer(value: str | None, line: int, column: str, report: _Report, low: int, high: int) -> int | None:
+def _integer(value: str | None, line: int, column: str, report: ImportReport, low: int, high: int) -> int | None:
     text = (value or "").strip()
     if not text:
         return None
@@ -118,7 +103,7 @@ def _integer(value: str | None, line: int, column: str, report: _Report, low: in
     return number
 
 
-def _area(value: str | None, line: int, report: _Report) -> int | None:
+def _area(value: str | None, line: int, report: ImportReport) -> int | None:
     text = (value or "").strip().removesuffix("㎡").removesuffix("m²").strip()
     if not text:
         return None
@@ -137,7 +122,7 @@ def _area(value: str | None, line: int, report: _Report) -> int | None:
     return int(hundredths)
 
 
-def _parse(text: str, report: _Report) -> list[_Row]:
+def _parse(text: str, report: ImportReport) -> list[_Row]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = _header_map(reader.fieldnames)
     rows: list[_Row] = []
@@ -181,7 +166,7 @@ def import_households(user, estate_public_id: str, data: bytes) -> dict[str, int
         # One import per estate at a time: the second waits, then sees the first one's rooms as existing.
         db.session.execute(sa.select(Estate.id).where(Estate.id == estate.id).with_for_update())
 
-        report = _Report()
+        report = ImportReport()
         rows = _parse(_decode(data), report)
         if not rows and not report.count:
             raise ImportFailed("文件中没有数据行", details={"errors": [], "template": TEMPLATE})
