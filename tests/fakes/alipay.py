@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.fakes import serve_in_thread, stop_server
 from tests.fakes.wechatpay import fen_to_yuan, new_rsa_key, private_pem, public_pem, rsa_sign, rsa_verify
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -348,17 +349,11 @@ class FakeAlipay:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-alipay", daemon=True
-        ).start()
+        self.server = serve_in_thread(Handler, "fake-alipay")
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        stop_server(self.server)
 
     def bill_file(self, name: str) -> bytes | None:
         seller_id, _, rest = name.partition("_")

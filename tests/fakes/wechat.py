@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from tests.fakes import serve_in_thread, stop_server
+
 
 @dataclass
 class SeenRequest:
@@ -102,17 +104,11 @@ class FakeWeChat:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-wechat", daemon=True
-        ).start()
+        self.server = serve_in_thread(Handler, "fake-wechat")
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        stop_server(self.server)
 
     # --- WeChat's behaviour --------------------------------------------------------------------------------
 

@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from tests.fakes import serve_in_thread, stop_server
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 
@@ -435,17 +437,11 @@ class FakeWeChatPay:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-wechatpay", daemon=True
-        ).start()
+        self.server = serve_in_thread(Handler, "fake-wechatpay")
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        stop_server(self.server)
 
     # --- the gateway's behaviour -------------------------------------------------------------------------
 
