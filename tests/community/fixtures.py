@@ -182,3 +182,22 @@ def api(client, auth_header) -> Callable:
         return getattr(client, method)(path, headers=headers, **kwargs)
 
     return call
+
+
+def make_delegation(actor: Resident, subject: Resident, scopes, *, status=None, expires_at=None):
+    """A delegation row as the approval flow leaves it, for tests that need one without walking the flow."""
+    from app.accounts.resident_models import Delegation, DelegationStatus, Relationship
+
+    status = DelegationStatus.active if status is None else DelegationStatus(status)
+    with atomic():
+        delegation = Delegation(
+            actor_resident_id=actor.id,
+            subject_resident_id=subject.id,
+            relationship=Relationship.child,
+            scopes=list(scopes),
+            status=status,
+            expires_at=expires_at,
+            decided_at=utcnow() if status is DelegationStatus.active else None,
+        )
+        database.session.add(delegation)
+    return delegation

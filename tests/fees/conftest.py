@@ -10,14 +10,14 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.resident_models import Delegation, DelegationStatus, Relationship
+from app.accounts.resident_models import DelegationStatus
 from app.db import atomic
 from app.extensions import db as database
 from fees import billing
 from fees.models import Bill, Cycle, FeeItem, FeeKind, Formula
 from fees.money import shanghai_today
 from payments.models import Payee, PayeeKind
-from tests.community.fixtures import api, join, make_resident, make_staff, tree  # noqa: F401  (fixtures)
+from tests.community.fixtures import api, join, make_delegation, make_resident, make_staff, tree  # noqa: F401  (fixtures)
 
 _sequences = itertools.count(100)
 
@@ -165,13 +165,4 @@ def order(call, user, household, bills):
 
 
 def delegate(actor, subject, scopes=("bills",), status=DelegationStatus.active):
-    with atomic():
-        database.session.add(
-            Delegation(
-                actor_resident_id=actor.id,
-                subject_resident_id=subject.id,
-                relationship=Relationship.child,
-                scopes=list(scopes),
-                status=status,
-            )
-        )
+    return make_delegation(actor, subject, scopes, status=status)

@@ -5,26 +5,18 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from app.accounts.resident_models import Delegation, DelegationStatus, Relationship
+from app.accounts.resident_models import DelegationStatus
 from app.audit import AuditEntry
 from app.db import atomic
 from app.extensions import db as database
 from govservice import clock
 from govservice.booking_models import Slot
+from tests.community.fixtures import make_delegation
 from tests.govservice.fixtures import at, body, build_centre, tomorrow
 
 
 def _delegate(actor, subject, scopes=("appointments",), status=DelegationStatus.active):
-    with atomic():
-        database.session.add(
-            Delegation(
-                actor_resident_id=actor.id,
-                subject_resident_id=subject.id,
-                relationship=Relationship.child,
-                scopes=list(scopes),
-                status=status,
-            )
-        )
+    return make_delegation(actor, subject, scopes, status=status)
 
 
 def test_a_resident_books_sees_and_lists_their_booking(setup, resident, api):

@@ -3,13 +3,13 @@ outbox, payment through payments, cancellation and the vendor's steps with refun
 
 import sqlalchemy as sa
 
-from app.accounts.resident_models import Delegation, DelegationStatus, Relationship
 from app.db import atomic, utcnow
 from app.extensions import db as database
 from app.outbox import OutboxRow
 from marketplace import jobs, orders
 from marketplace.models import Order, OrderEvent, OrderStatus
 from payments.models import Payment, Refund, RefundStatus
+from tests.community.fixtures import make_delegation
 from tests.marketplace.fixtures import M, add_role, stock_of
 
 
@@ -195,16 +195,7 @@ def test_cancelling_an_unpaid_order_releases_stock_without_a_refund(market, plac
 
 
 def delegate(actor, subject, scopes):
-    with atomic():
-        database.session.add(
-            Delegation(
-                actor_resident_id=actor.id,
-                subject_resident_id=subject.id,
-                relationship=Relationship.child,
-                scopes=list(scopes),
-                status=DelegationStatus.active,
-            )
-        )
+    return make_delegation(actor, subject, scopes)
 
 
 def test_a_delegate_with_marketplace_scope_orders_and_pays_for_the_elder(

@@ -5,11 +5,12 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.resident_models import Delegation, DelegationStatus, Relationship
+from app.accounts.resident_models import DelegationStatus
 from app.audit import AuditEntry
 from app.db import atomic, utcnow
 from app.extensions import db as database
 from payments.models import ItemState, Payment, PaymentItem, PaymentStatus
+from tests.community.fixtures import make_delegation
 from tests.payments.kinds import KIND
 
 PAY = "/api/v1/payments"
@@ -32,16 +33,7 @@ def resident(payables, make_resident):
 
 
 def delegate(actor, subject, scopes=("bills",), status=DelegationStatus.active):
-    with atomic():
-        database.session.add(
-            Delegation(
-                actor_resident_id=actor.id,
-                subject_resident_id=subject.id,
-                relationship=Relationship.child,
-                scopes=list(scopes),
-                status=status,
-            )
-        )
+    return make_delegation(actor, subject, scopes, status=status)
 
 
 def test_paying_my_own_payables_snapshots_their_amount(payables, payee, resident, api):
