@@ -74,14 +74,31 @@ def database_url(server_urls: dict[str, str], worker_id: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url(server_urls: dict[str, str], worker_number: int) -> str:
+def redis_url(server_urls: dict[str, str]) -> Iterator[str]:
     url = server_urls["redis"]
     if url.startswith("unix://"):
-        return url
-    # A shared server: database index = xdist worker number (+1, leaving db 0 to people).
+        yield url  # an embedded server of this run's own
+        return
+    # A shared server: claim a database index no other run is using (a flock per index, held for the session),
+    # so two runs on one machine - a developer's and CI's - never flush each other's queued jobs.
+    import fcntl
+
     parsed = redis_lib.connection.parse_url(url)
     host, port = parsed.get("host", "127.0.0.1"), parsed.get("port", 6379)
-    return f"redis://{host}:{port}/{worker_number + 1}"
+    TEST_INSTANCE.mkdir(parents=True, exist_ok=True)
+    for index in range(1, 16):
+        handle = (TEST_INSTANCE / f"redis-db-{index}.lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield f"redis://{host}:{port}/{index}"
+        finally:
+            handle.close()
+        return
+    raise RuntimeError("all 15 Redis test databases are in use by other runs")
 
 
 def make_test_app(database_url: str, redis_url: str, *, extra_blueprints: tuple = (), **overrides):
