@@ -127,6 +127,8 @@ class Config:
     #: Marketplace: unpaid orders expire after this many minutes; ready orders complete after this many days.
     MARKETPLACE_UNPAID_MINUTES: int = 15
     MARKETPLACE_AUTO_CONFIRM_DAYS: int = 3
+    #: Eldercare: an order whose copay is unpaid after this many minutes expires and releases its subsidy hold.
+    ELDERCARE_UNPAID_MINUTES: int = 30
     TESTING: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -183,6 +185,7 @@ class Config:
             FEES_REMINDER_INTERVAL_DAYS=env_int(env, "FEES_REMINDER_INTERVAL_DAYS", 7, minimum=1),
             MARKETPLACE_UNPAID_MINUTES=env_int(env, "MARKETPLACE_UNPAID_MINUTES", 15, minimum=1),
             MARKETPLACE_AUTO_CONFIRM_DAYS=env_int(env, "MARKETPLACE_AUTO_CONFIRM_DAYS", 3, minimum=1),
+            ELDERCARE_UNPAID_MINUTES=env_int(env, "ELDERCARE_UNPAID_MINUTES", 30, minimum=1),
         )
         return config
 

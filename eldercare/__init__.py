@@ -6,4 +6,10 @@ blp = Blueprint(
     "eldercare", __name__, url_prefix="/api/v1/eldercare", description="居家养老：助餐、助浴、陪诊、保洁、跑腿、陪伴"
 )
 
+from eldercare import access as _access  # noqa: E402,F401  (the provider scope kind and actions)
+from eldercare import jobs as _jobs  # noqa: E402,F401  (registers the jobs)
+from eldercare import models  # noqa: E402,F401  (tables for Alembic and the app)
+from eldercare import payable as _payable  # noqa: E402,F401  (registers the payable kind)
+from eldercare import routes as _routes  # noqa: E402,F401  (registers the views on blp)
+
 __all__ = ["blp"]
