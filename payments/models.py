@@ -56,8 +56,14 @@ class Payee(db.Model):
 
 class PaymentChannel(enum.Enum):
     sandbox = "sandbox"
+    #: WeChat Pay JSAPI in the mini-program (``wechat_jsapi`` is the same channel under the issue's name).
     wechatpay = "wechatpay"
+    wechat_jsapi = "wechat_jsapi"
+    #: WeChat Pay APP in the phone app: the open-platform app id, whose openids differ from the mini-program's.
+    wechat_app = "wechat_app"
+    #: Alipay APP (``alipay_app`` is the same channel under the issue's name).
     alipay = "alipay"
+    alipay_app = "alipay_app"
 
 
 class PaymentStatus(enum.Enum):

@@ -376,3 +376,27 @@ def test_a_gateway_error_at_prepay_answers_502_and_opens_nothing(paying, fake_we
     with pytest.raises(AssertionError, match="502"):
         paying()
     assert database.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 0
+
+
+def test_the_phone_app_pays_with_wechat_app_and_the_open_platform_app_id(
+    configured, payables, make_payee, resident, open_payment, fake_wechatpay, wechatpay_keys
+):
+    payee = make_payee()
+    body = open_payment(resident, [payables.add(payee, resident, 1880)], "wechat_app")
+
+    params = body["pay_params"]
+    assert params["appid"] == wechatpay_keys.open_appid
+    assert params["partnerid"] == wechatpay_keys.sp_mchid
+    assert params["package"] == "Sign=WXPay"
+    message = f"{params['appid']}\n{params['timestamp']}\n{params['noncestr']}\n{params['prepayid']}\n"
+    wechatpay_keys.merchant.public_key().verify(
+        base64.b64decode(params["sign"]), message.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+    assert fake_wechatpay.orders[body["out_trade_no"]]["trade_type"] == "APP"
+    assert payment_row(body["id"]).channel.value == "wechat_app"
+
+
+def test_the_issue_channel_names_are_accepted(configured, payables, make_payee, resident, open_payment):
+    payee = make_payee()
+    jsapi = open_payment(resident, [payables.add(payee, resident, 100)], "wechat_jsapi")
+    assert "paySign" in jsapi["pay_params"]
