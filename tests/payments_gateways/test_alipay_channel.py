@@ -181,3 +181,20 @@ def test_an_invalid_token_fails_the_prepay_with_502(configured, payables, make_p
     )
     assert response.status_code == 502
     assert response.json["code"] == "channel_error"
+
+
+def test_alipay_app_is_the_same_channel_under_the_issues_name(
+    configured, payables, make_payee, resident, open_payment, merchant, fake_alipay, client
+):
+    payee = make_payee(sub_mchid=None, alipay_token=merchant.app_auth_token)
+    payable_id = payables.add(payee, resident, 1200)
+    body = open_payment(resident, [payable_id], "alipay_app")
+    trade = fake_alipay.accept_order_string(body["pay_params"]["order_string"])
+    assert trade["total_amount"] == "12.00"
+
+    fake_alipay.pay(body["out_trade_no"])
+    response = client.post(NOTIFY_ALIPAY, data=fake_alipay.notification(body["out_trade_no"]))
+    assert response.get_data(as_text=True) == "success"
+    payment = payment_row(body["id"])
+    assert (payment.channel.value, payment.status) == ("alipay_app", PaymentStatus.paid)
+    assert payables.get(payable_id)["status"] == "paid"
