@@ -13,7 +13,8 @@ from app.accounts.models import User
 from app.auth.models import RoleAssignment
 from app.auth.scopes import authorize
 from app.community.integrity import refusals
-from app.community.models import Region, RegionKind
+from app.community.models import Region
+from app.community.services import community_ids_for_public_ids
 from app.db import atomic, utcnow
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
@@ -63,20 +64,6 @@ def provider_for(user, public_id: str, action: str, *, lock: bool = False) -> Pr
     return provider
 
 
-def community_ids(public_ids: list[str]) -> list[int]:
-    ids = dict(
-        db.session.execute(
-            sa.select(Region.public_id, Region.id).where(
-                Region.public_id.in_(public_ids), Region.kind == RegionKind.community
-            )
-        ).all()
-    )
-    missing = [p for p in public_ids if p not in ids]
-    if missing:
-        raise ValidationFailed(details={"fields": {"community_ids": {p: ["社区不存在"] for p in missing}}})
-    return [ids[p] for p in dict.fromkeys(public_ids)]
-
-
 def community_public_ids(ids) -> list[str]:
     return list(db.session.scalars(sa.select(Region.public_id).where(Region.id.in_(list(ids))).order_by(Region.id)))
 
@@ -84,7 +71,7 @@ def community_public_ids(ids) -> list[str]:
 def apply_provider(user, data: dict[str, Any]) -> Provider:
     """A user applies for a care organisation; they become its provider_admin while staff decide."""
     with atomic():
-        served = community_ids(data["community_ids"])
+        served = community_ids_for_public_ids(data["community_ids"])
         provider = Provider(
             name=data["name"],
             licence_no=data["licence_no"],
@@ -177,7 +164,7 @@ def create_offer(user, provider_public_id: str, data: dict[str, Any]) -> CareOff
         item = db.session.scalar(sa.select(CareItem).where(CareItem.public_id == data["item_id"]))
         if item is None:
             raise ItemNotFound()
-        communities = community_ids(data["community_ids"])
+        communities = community_ids_for_public_ids(data["community_ids"])
         outside = set(communities) - provider.scope_community_ids()
         if outside:
             raise ValidationFailed(details={"fields": {"community_ids": ["只能选择本机构服务的社区"]}})

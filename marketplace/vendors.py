@@ -14,7 +14,8 @@ from app.api import keyset_page
 from app.auth.models import RoleAssignment
 from app.auth.scopes import authorize, community_ids_for
 from app.community.integrity import refusals
-from app.community.models import Region, RegionKind
+from app.community.models import Region
+from app.community.services import community_ids_for_public_ids
 from app.db import atomic, utcnow
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
@@ -49,27 +50,13 @@ def vendor_for(user, public_id: str, action: str, *, lock: bool = False) -> Vend
     return vendor
 
 
-def _communities(public_ids: list[str]) -> list[int]:
-    ids = dict(
-        db.session.execute(
-            sa.select(Region.public_id, Region.id).where(
-                Region.public_id.in_(public_ids), Region.kind == RegionKind.community
-            )
-        ).all()
-    )
-    missing = [p for p in public_ids if p not in ids]
-    if missing:
-        raise ValidationFailed(details={"fields": {"community_ids": {p: ["社区不存在"] for p in missing}}})
-    return [ids[p] for p in dict.fromkeys(public_ids)]
-
-
 def apply_vendor(user, data: dict[str, Any]) -> Vendor:
     """A user applies to open a vendor; they become its owner at once and may prepare listings while staff decide."""
     with atomic():
         kind = VendorKind(data["kind"])
         if kind is VendorKind.grocery and not data.get("food_licence_no"):
             raise ValidationFailed(details={"fields": {"food_licence_no": ["生鲜商户须填写食品经营许可证号"]}})
-        community_ids = _communities(data["community_ids"])
+        community_ids = community_ids_for_public_ids(data["community_ids"])
         vendor = Vendor(
             name=data["name"],
             kind=kind,

@@ -25,7 +25,7 @@ from app.community.errors import (
 from app.community.integrity import flush_checked
 from app.community.models import PARENT_KIND, Building, Estate, Household, Region, RegionKind, Unit
 from app.db import atomic
-from app.errors import Forbidden
+from app.errors import Forbidden, ValidationFailed
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,24 @@ def get_community(public_id: str) -> Region:
     if region.kind is not RegionKind.community:
         raise RegionNotFound("社区不存在")
     return region
+
+
+def community_ids_for_public_ids(public_ids: list[str]) -> list[int]:
+    """The ids of the communities named by public id, in the order given, duplicates dropped.
+
+    :raises ValidationFailed: (422, ``details.fields.community_ids``) some id names no community.
+    """
+    ids = dict(
+        db.session.execute(
+            sa.select(Region.public_id, Region.id).where(
+                Region.public_id.in_(public_ids), Region.kind == RegionKind.community
+            )
+        ).all()
+    )
+    missing = [p for p in public_ids if p not in ids]
+    if missing:
+        raise ValidationFailed(details={"fields": {"community_ids": {p: ["社区不存在"] for p in missing}}})
+    return [ids[p] for p in dict.fromkeys(public_ids)]
 
 
 def household_address(household: Household) -> dict[str, Any]:
