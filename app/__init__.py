@@ -112,9 +112,10 @@ def _init_extensions(app: Flask) -> None:
     register_error_handlers(app)
     outbox.init_app(app)
 
-    from app.auth.core import forget_current_user
+    from app.auth.core import authenticate_before_parsing, forget_current_user
 
     app.before_request(forget_current_user)
+    app.before_request(authenticate_before_parsing)
 
     @app.teardown_appcontext
     def _reset_atomic_depth(_exc: BaseException | None) -> None:

@@ -38,6 +38,12 @@ def worker_number(worker_id: str) -> int:
 
 
 @pytest.fixture(scope="session")
+def worker_id(request) -> str:
+    """The xdist worker's id, or ``master`` as pytest-xdist names it, also with xdist disabled (``-p no:xdist``)."""
+    return getattr(request.config, "workerinput", {}).get("workerid", "master")
+
+
+@pytest.fixture(scope="session")
 def server_urls(worker_id: str) -> Iterator[dict[str, str]]:
     """Base URLs of the PostgreSQL and Redis servers: TEST_* variables, else embedded servers started here."""
     from app import embedded

@@ -82,6 +82,27 @@ def forget_current_user() -> None:
     g.pop("current_session_id", None)
 
 
+def access_rule_of_request() -> dict[str, Any] | None:
+    """The ``x-access`` rule declared (by ``require``/``scoped``) on the view the current request is routed to."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    method = request.method.lower()
+    if view_class is not None:
+        view = getattr(view_class, "get" if method == "head" else method, None)
+    return getattr(view, "_apidoc", {}).get("manual_doc", {}).get("x-access")
+
+
+def authenticate_before_parsing() -> None:
+    """Called before each request: a protected view answers 401 to a missing, expired or tampered token before
+    anything else looks at the request, so an anonymous caller learns nothing from validation errors (422) or
+    idempotency replays, and every protected endpoint fails the same way without a token."""
+    if request.method == "OPTIONS":
+        return
+    rule = access_rule_of_request()
+    if rule is not None and not rule.get("public") and optional_user() is None:
+        raise Unauthenticated(details={"reason": "login_required"})
+
+
 def optional_user():
     """The signed-in user, or None; a malformed token is still an error (never silently anonymous)."""
     if "current_user" not in g:
