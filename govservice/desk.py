@@ -248,3 +248,35 @@ def lift(user, public_id: str, *, reason: str) -> dict[str, Any]:
             reason=reason,
         )
         return suspension_view(suspension, db.session.get(Resident, suspension.resident_id))
+
+
+def close_ended_bookings() -> int:
+    """End of day: every booking still ``booked`` whose slot has ended becomes a no-show (爽约), with the same
+    sanction rule as the desk's button; the desk need not remember to press it. Safe to run again or concurrently
+    (rows are locked and skipped when another run holds them)."""
+    now = clock.now()
+    closed = 0
+    with atomic():
+        rows = db.session.scalars(
+            sa.select(Booking)
+            .where(Booking.status == BookingStatus.booked, Booking.ends_at <= now)
+            .order_by(Booking.id)
+            .with_for_update(skip_locked=True)
+        ).all()
+        centres_by_id: dict[int, Centre] = {}
+        for booking in rows:
+            booking.status, booking.no_show_at = BookingStatus.no_show, now
+            db.session.flush()
+            audit.record(
+                "govservice.booking.no_show",
+                subject=("resident", booking.resident_id),
+                target=("govservice_booking", booking.public_id),
+                reason="日终自动记为爽约（未取号）",
+            )
+            centre = centres_by_id.get(booking.centre_id) or db.session.get(Centre, booking.centre_id)
+            centres_by_id[centre.id] = centre
+            _sanction(booking.resident_id, centre, None)
+            closed += 1
+    if closed:
+        log.info("end of day: %d bookings recorded as no-shows", closed)
+    return closed

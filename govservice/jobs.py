@@ -35,3 +35,11 @@ def send_booking_reminder(booking_id: int, kind: str, starts_at: str) -> None:
         source=("govservice_booking", booking.public_id),
         key=f"govservice:reminder-notice:{booking.id}:{kind}:{int(booking.starts_at.timestamp())}",
     )
+
+
+@outbox.periodic("govservice.bookings.close_day", "50 23 * * *")
+def close_the_day(_slot: str) -> int:
+    """23:50 every day: bookings nobody checked in for become no-shows (and count towards suspensions)."""
+    from govservice import desk
+
+    return desk.close_ended_bookings()
