@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -44,6 +45,14 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int | N
     if minimum is not None and number < minimum:
         raise ConfigError(f"{name} must be >= {minimum}, got {number}")
     return number
+
+
+def env_hhmm(env: Mapping[str, str], name: str, default: str) -> str:
+    """A time of day as ``HH:MM`` (00:00–23:59)."""
+    value = env_str(env, name, default)
+    if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
+        raise ConfigError(f"{name} must be a time of day HH:MM, got {value!r}")
+    return value
 
 
 @dataclass
@@ -124,11 +133,44 @@ class Config:
     PAYMENTS_DEFAULT_TTL_MINUTES: int = 120
     #: Fees: at most one arrears reminder per household in this many days.
     FEES_REMINDER_INTERVAL_DAYS: int = 7
+    #: Worklist 即将超期: running applications due within this many working days.
+    GOVSERVICE_DUE_SOON_WORKDAYS: int = 2
+    #: Complaints: an answer the resident neither confirms nor reopens within this many days closes as resolved.
+    GOVSERVICE_COMPLAINT_CONFIRM_DAYS: int = 7
     #: Marketplace: unpaid orders expire after this many minutes; ready orders complete after this many days.
     MARKETPLACE_UNPAID_MINUTES: int = 15
     MARKETPLACE_AUTO_CONFIRM_DAYS: int = 3
+    #: Marketplace lockers: pickup deadlines (chilled/frozen, ambient), the reminder before them, how long a cell stays
+    #: reserved for the courier, the heartbeat window, the signed-request clock window, and wrong codes per cabinet.
+    MARKETPLACE_LOCKER_COLD_HOURS: int = 12
+    MARKETPLACE_LOCKER_AMBIENT_HOURS: int = 48
+    MARKETPLACE_LOCKER_REMINDER_HOURS: int = 2
+    MARKETPLACE_LOCKER_RESERVATION_HOURS: int = 6
+    MARKETPLACE_LOCKER_HEARTBEAT_SECONDS: int = 300
+    MARKETPLACE_LOCKER_CLOCK_SKEW_SECONDS: int = 300
+    MARKETPLACE_LOCKER_WRONG_CODES: int = 10
+    MARKETPLACE_LOCKER_WRONG_CODE_WINDOW_SECONDS: int = 900
+    #: Marketplace services: rework asked within this many days of completion is free.
+    MARKETPLACE_SERVICE_WARRANTY_DAYS: int = 30
+    #: Marketplace after-sales: a refund request within this many days of completion (and an escalation of a refusal).
+    MARKETPLACE_AFTERSALES_DAYS: int = 7
     #: Eldercare: an order whose copay is unpaid after this many minutes expires and releases its subsidy hold.
     ELDERCARE_UNPAID_MINUTES: int = 30
+    #: Eldercare visits: alert when nobody checked in this long after the start; the family cancels free until this
+    #: many hours before the start; a visit checked out and not confirmed is confirmed after this many hours.
+    ELDERCARE_LATE_CHECKIN_MINUTES: int = 30
+    ELDERCARE_FREE_CANCEL_HOURS: int = 24
+    ELDERCARE_AUTO_CONFIRM_HOURS: int = 24
+    #: Eldercare meals: default daily cut-off (HH:MM, Asia/Shanghai) for ordering that day's lunch.
+    ELDERCARE_MEAL_CUTOFF: str = "10:00"
+    #: Neighbours: reports that hide a post (or comment) pending review; posting and commenting rate limits.
+    NEIGHBOURS_REPORT_THRESHOLD: int = 3
+    NEIGHBOURS_POST_RATE_LIMIT: str = "10 per hour"
+    NEIGHBOURS_COMMENT_RATE_LIMIT: str = "60 per hour"
+    #: The mini-program's message-push token (消息推送 Token): verifies WeChat's callbacks (media-check results).
+    WECHAT_MESSAGE_TOKEN: str | None = None
+    #: Public https base URL of this API, for URLs outside services fetch (images sent to WeChat's media check).
+    PUBLIC_BASE_URL: str | None = None
     TESTING: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -183,9 +225,32 @@ class Config:
             IDEMPOTENCY_WAIT_SECONDS=env_int(env, "IDEMPOTENCY_WAIT_SECONDS", 5, minimum=0),
             PAYMENTS_DEFAULT_TTL_MINUTES=env_int(env, "PAYMENTS_DEFAULT_TTL_MINUTES", 120, minimum=1),
             FEES_REMINDER_INTERVAL_DAYS=env_int(env, "FEES_REMINDER_INTERVAL_DAYS", 7, minimum=1),
+            GOVSERVICE_DUE_SOON_WORKDAYS=env_int(env, "GOVSERVICE_DUE_SOON_WORKDAYS", 2, minimum=0),
+            GOVSERVICE_COMPLAINT_CONFIRM_DAYS=env_int(env, "GOVSERVICE_COMPLAINT_CONFIRM_DAYS", 7, minimum=1),
             MARKETPLACE_UNPAID_MINUTES=env_int(env, "MARKETPLACE_UNPAID_MINUTES", 15, minimum=1),
             MARKETPLACE_AUTO_CONFIRM_DAYS=env_int(env, "MARKETPLACE_AUTO_CONFIRM_DAYS", 3, minimum=1),
+            MARKETPLACE_LOCKER_COLD_HOURS=env_int(env, "MARKETPLACE_LOCKER_COLD_HOURS", 12, minimum=1),
+            MARKETPLACE_LOCKER_AMBIENT_HOURS=env_int(env, "MARKETPLACE_LOCKER_AMBIENT_HOURS", 48, minimum=1),
+            MARKETPLACE_LOCKER_REMINDER_HOURS=env_int(env, "MARKETPLACE_LOCKER_REMINDER_HOURS", 2, minimum=0),
+            MARKETPLACE_LOCKER_RESERVATION_HOURS=env_int(env, "MARKETPLACE_LOCKER_RESERVATION_HOURS", 6, minimum=1),
+            MARKETPLACE_LOCKER_HEARTBEAT_SECONDS=env_int(env, "MARKETPLACE_LOCKER_HEARTBEAT_SECONDS", 300, minimum=30),
+            MARKETPLACE_LOCKER_CLOCK_SKEW_SECONDS=env_int(env, "MARKETPLACE_LOCKER_CLOCK_SKEW_SECONDS", 300, minimum=5),
+            MARKETPLACE_LOCKER_WRONG_CODES=env_int(env, "MARKETPLACE_LOCKER_WRONG_CODES", 10, minimum=1),
+            MARKETPLACE_LOCKER_WRONG_CODE_WINDOW_SECONDS=env_int(
+                env, "MARKETPLACE_LOCKER_WRONG_CODE_WINDOW_SECONDS", 900, minimum=1
+            ),
+            MARKETPLACE_SERVICE_WARRANTY_DAYS=env_int(env, "MARKETPLACE_SERVICE_WARRANTY_DAYS", 30, minimum=0),
+            MARKETPLACE_AFTERSALES_DAYS=env_int(env, "MARKETPLACE_AFTERSALES_DAYS", 7, minimum=1),
             ELDERCARE_UNPAID_MINUTES=env_int(env, "ELDERCARE_UNPAID_MINUTES", 30, minimum=1),
+            ELDERCARE_LATE_CHECKIN_MINUTES=env_int(env, "ELDERCARE_LATE_CHECKIN_MINUTES", 30, minimum=1),
+            ELDERCARE_FREE_CANCEL_HOURS=env_int(env, "ELDERCARE_FREE_CANCEL_HOURS", 24, minimum=0),
+            ELDERCARE_AUTO_CONFIRM_HOURS=env_int(env, "ELDERCARE_AUTO_CONFIRM_HOURS", 24, minimum=1),
+            ELDERCARE_MEAL_CUTOFF=env_hhmm(env, "ELDERCARE_MEAL_CUTOFF", "10:00"),
+            NEIGHBOURS_REPORT_THRESHOLD=env_int(env, "NEIGHBOURS_REPORT_THRESHOLD", 3, minimum=1),
+            NEIGHBOURS_POST_RATE_LIMIT=env_str(env, "NEIGHBOURS_POST_RATE_LIMIT", "10 per hour"),
+            NEIGHBOURS_COMMENT_RATE_LIMIT=env_str(env, "NEIGHBOURS_COMMENT_RATE_LIMIT", "60 per hour"),
+            WECHAT_MESSAGE_TOKEN=env_str(env, "WECHAT_MESSAGE_TOKEN"),
+            PUBLIC_BASE_URL=env_str(env, "PUBLIC_BASE_URL"),
         )
         return config
 

@@ -106,7 +106,10 @@ class Provider(db.Model):
     """A care organisation; community staff approve it and name the payee its copays go to."""
 
     __tablename__ = "eldercare_providers"
-    __table_args__ = (sa.CheckConstraint("status <> 'approved' OR payee_id IS NOT NULL", name="approved_has_payee"),)
+    __table_args__ = (
+        sa.CheckConstraint("status <> 'approved' OR payee_id IS NOT NULL", name="approved_has_payee"),
+        sa.CheckConstraint("cancellation_fee_fen >= 0", name="fee_not_negative"),
+    )
 
     id: Mapped[intpk]
     public_id: Mapped[public_id]
@@ -119,6 +122,8 @@ class Provider(db.Model):
     applicant_user_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts_users.id", ondelete="RESTRICT"), index=True)
     decided_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts_users.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime | None]
+    #: Kept from the copay when the family cancels after the free cut-off (an offer may set its own).
+    cancellation_fee_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     created_at: Mapped[created_at]
 
     @property
@@ -167,6 +172,7 @@ class CareOffer(db.Model):
     __table_args__ = (
         sa.CheckConstraint("price_fen > 0", name="price_positive"),
         sa.CheckConstraint("duration_minutes > 0", name="duration_positive"),
+        sa.CheckConstraint("cancellation_fee_fen IS NULL OR cancellation_fee_fen >= 0", name="fee_not_negative"),
         sa.UniqueConstraint("provider_id", "item_id"),
     )
 
@@ -177,6 +183,8 @@ class CareOffer(db.Model):
     price_fen: Mapped[money_fen]
     duration_minutes: Mapped[int]
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    #: This offer's late-cancellation fee in fen; None: the provider's.
+    cancellation_fee_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
@@ -197,8 +205,17 @@ class CareOrderStatus(enum.Enum):
     submitted = "submitted"  # 待服务机构接单
     accepted = "accepted"  # 已接单
     declined = "declined"  # 服务机构拒单
-    cancelled = "cancelled"  # 老人或家属取消
+    cancelled = "cancelled"  # 老人或家属取消，或服务机构取消（cancelled_by）
     expired = "expired"  # 自付部分超时未付，补贴额度已退回
+    in_service = "in_service"  # 护理员已签到，服务中
+    serviced = "serviced"  # 护理员已签退，待老人或家属确认
+    delivered = "delivered"  # 已确认完成（或超时自动确认），补贴转为申领
+    no_show = "no_show"  # 护理员未上门，补贴额度已退回
+
+
+class CancelledBy(enum.Enum):
+    family = "family"  # the elder or a family member (a fee after the free cut-off)
+    provider = "provider"  # the provider, with a reason (always free for the family)
 
 
 class PlacedVia(enum.Enum):
@@ -217,6 +234,7 @@ class CareOrder(db.Model):
         sa.CheckConstraint("subsidy_fen + copay_fen = price_fen", name="amounts_add_up"),
         sa.CheckConstraint("refunded_fen >= 0 AND refunded_fen <= copay_fen", name="refunded_within_copay"),
         sa.CheckConstraint("placed_via <> 'staff' OR staff_reason IS NOT NULL", name="staff_has_reason"),
+        sa.CheckConstraint("cancellation_fee_fen BETWEEN 0 AND copay_fen", name="fee_within_copay"),
         sa.Index("ix_eldercare_orders_provider_status", "provider_id", "status", "id"),
     )
 
@@ -250,6 +268,10 @@ class CareOrder(db.Model):
     payment_public_id: Mapped[str | None] = mapped_column(sa.String(24))
     decided_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts_users.id", ondelete="SET NULL"))
     status_note: Mapped[str | None] = mapped_column(sa.String(200))
+    cancelled_by: Mapped[CancelledBy | None]
+    #: Kept by the provider out of the paid copay on a late family cancellation (never subsidised).
+    cancellation_fee_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    delivered_at: Mapped[datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 

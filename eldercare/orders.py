@@ -24,7 +24,7 @@ from app.errors import APIError, ValidationFailed
 from app.extensions import db
 from eldercare import subsidies
 from eldercare.errors import CareOrderNotFound, CareOrderStateConflict, CommunityNotServed, ScheduledInPast
-from eldercare.models import CareOrder, CareOrderStatus, PlacedVia, Provider
+from eldercare.models import CancelledBy, CareOrder, CareOrderStatus, PlacedVia, Provider
 from eldercare.providers import offer_communities, offer_for_order, provider_for
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,10 @@ STATUS_LABELS = {
     CareOrderStatus.declined: "服务机构无法接单，补贴额度已退回",
     CareOrderStatus.cancelled: "已取消，补贴额度已退回",
     CareOrderStatus.expired: "自付部分超时未支付，订单已关闭",
+    CareOrderStatus.in_service: "护理员已到达，服务中",
+    CareOrderStatus.serviced: "服务已完成，待确认",
+    CareOrderStatus.delivered: "服务已确认完成",
+    CareOrderStatus.no_show: "护理员未上门，补贴额度已退回，自付部分原路退回",
 }
 #: The elder or family may cancel these before the scheduled start.
 CANCELLABLE = (CareOrderStatus.pending_payment, CareOrderStatus.submitted, CareOrderStatus.accepted)
@@ -131,11 +135,21 @@ def _priced(user, data: dict[str, Any], *, holding: bool):
     return subject, via, offer, item, provider, community_id, price(offer.price_fen, subject.id, month, rule)
 
 
-def quote_order(user, data: dict[str, Any]) -> dict[str, Any]:
-    """Price, subsidy and copay as they stand now, for the screen where the order is confirmed (nothing is held)."""
+def quote_order(user, data: dict[str, Any], *, meal=None) -> dict[str, Any]:
+    """Price, subsidy and copay as they stand now, for the screen where the order is confirmed (nothing is held).
+
+    ``meal`` (``eldercare.meals.MealRequest``): the dish chosen from a menu; the quote then adds the day's cut-off
+    and the dish's diet conflicts (``eldercare.meals.check_meal``).
+    """
     with atomic():
         _resident, _via, offer, item, provider, _community, q = _priced(user, data, holding=False)
+        # --- care-meals: the meal's cut-off and diet conflicts, reported (eldercare.meals) ---
+        from eldercare import meals
+
+        meal_check = meals.check_meal(user, _resident, provider, offer, item, data["scheduled_at"], meal, enforce=False)
+        # --- end care-meals ---
         return {
+            "meal": meals.quote_view(meal_check),
             "offer_id": offer.public_id,
             "item_name": item.name,
             "provider_name": provider.name,
@@ -147,9 +161,14 @@ def quote_order(user, data: dict[str, Any]) -> dict[str, Any]:
         }
 
 
-def place_order(user, data: dict[str, Any]) -> CareOrder:
+def place_order(user, data: dict[str, Any], *, meal=None, pay_from_balance: bool = False, expires_at=None) -> CareOrder:
     """Confirm an order: the subsidy is held from the elder's monthly quota now (see ``subsidies.hold``), the rest
     is the copay, paid through payments (kind ``eldercare.care_order``) before the provider sees the order.
+
+    A meal (助餐 offer) is refused after the provider's cut-off for its day, and a dish (``meal``, an
+    ``eldercare.meals.MealRequest``) conflicting with the elder's diet needs ``confirm_diet_conflict``. With
+    ``pay_from_balance`` (recurring occurrences) the copay is drawn from the elder's care balance with the provider
+    when it covers it; ``expires_at`` replaces the unpaid deadline (an occurrence waits for a top-up until then).
 
     :raises StaffReasonRequired: staff ordering by phone without a reason.
     :raises DelegationDenied: a family member whose delegation lacks ``eldercare``.
@@ -158,6 +177,11 @@ def place_order(user, data: dict[str, Any]) -> CareOrder:
         subject, via, offer, item, provider, community_id, q = _priced(user, data, holding=True)
         if via is PlacedVia.staff and not (data.get("reason") or "").strip():
             raise ValidationFailed(details={"fields": {"reason": ["电话代下单须填写事由"]}})
+        # --- care-meals: a meal's cut-off and diet confirmation (eldercare.meals) ---
+        from eldercare import balances, meals
+
+        meal_check = meals.check_meal(user, subject, provider, offer, item, data["scheduled_at"], meal, enforce=True)
+        # --- end care-meals ---
         order = CareOrder(
             resident_id=subject.id,
             provider_id=provider.id,
@@ -183,6 +207,13 @@ def place_order(user, data: dict[str, Any]) -> CareOrder:
             order.expires_at = utcnow() + timedelta(minutes=unpaid_minutes())
         db.session.add(order)
         db.session.flush()
+        # --- care-meals: the meal side; an occurrence's copay drawn from the care balance (eldercare.balances) ---
+        meals.record_meal(order, meal_check, user)
+        if expires_at is not None and order.expires_at is not None:
+            order.expires_at = expires_at
+        if pay_from_balance:
+            balances.draw_for_order(order)
+        # --- end care-meals ---
         subsidies.record_hold(order)
         if order.expires_at is not None:
             from eldercare import jobs
@@ -226,12 +257,33 @@ def _family_side(user, order: CareOrder) -> bool:
     return True
 
 
+def family_or_staff(user, order: CareOrder) -> None:
+    """The elder, whoever placed the order, an ``eldercare`` delegate, or staff of the order's community.
+
+    :raises DelegationDenied: a family member whose delegation lacks ``eldercare`` (403).
+    :raises CareOrderNotFound: anyone else.
+    """
+    from app.accounts.errors import ResidentNotFound
+
+    if _family_side(user, order) or can(user, "eldercare.order.staff", order):
+        return
+    subject = db.session.get(Resident, order.resident_id)
+    try:
+        acting_for(user, subject.public_id, "eldercare")  # raises DelegationDenied for a delegation without the scope
+    except ResidentNotFound:
+        raise CareOrderNotFound() from None
+    raise CareOrderNotFound()
+
+
 def order_visible_to(user, public_id: str, *, lock: bool = False) -> CareOrder:
-    """The family's side or the provider's people; anyone else (another provider's caregiver) gets 404."""
+    """The family's side, staff of the order's community, the provider admin, or the caregiver assigned to it;
+    anyone else (another caregiver, of this provider or another) gets 404."""
+    from eldercare.visits import provider_side
+
     order = get_order(public_id, lock=lock)
     if order is None:
         raise CareOrderNotFound()
-    if _family_side(user, order) or can(user, "eldercare.order.read", order):
+    if _family_side(user, order) or provider_side(user, order) or can(user, "eldercare.order.staff", order):
         return order
     raise CareOrderNotFound()
 
@@ -252,8 +304,13 @@ def my_orders(user, *, elder_id: str | None, cursor: str | None, limit: int) -> 
 
 
 def provider_orders(user, provider_public_id: str, *, status, cursor: str | None, limit: int) -> dict[str, Any]:
+    from eldercare.visit_models import Visit
+
     provider = provider_for(user, provider_public_id, "eldercare.order.read")
     query = sa.select(CareOrder).where(CareOrder.provider_id == provider.id)
+    if not can(user, "eldercare.order.decide", provider):
+        # A caregiver's list holds only the orders assigned to them.
+        query = query.where(CareOrder.id.in_(sa.select(Visit.order_id).where(Visit.caregiver_user_id == user.id)))
     if status is not None:
         query = query.where(CareOrder.status == status)
     return keyset_page(db.session, query, [CareOrder.id], cursor=cursor, limit=limit)
@@ -262,9 +319,10 @@ def provider_orders(user, provider_public_id: str, *, status, cursor: str | None
 # --- steps ---------------------------------------------------------------------------------------------------------
 
 
-def _refund(order: CareOrder, reason: str, key: str, actor) -> None:
-    rest = order.copay_fen - order.refunded_fen
-    if order.payment_public_id and rest > 0:
+def _refund(order: CareOrder, reason: str, key: str, actor, *, keep_fen: int = 0) -> None:
+    """Refund the paid copay less ``keep_fen`` (a cancellation fee the provider keeps), once per ``key``."""
+    rest = order.copay_fen - order.refunded_fen - keep_fen
+    if order.payment_public_id and order.paid_at is not None and rest > 0:
         payments.refund(
             order.payment_public_id, rest, reason, key=f"eldercare.order:{order.public_id}:{key}", actor=actor
         )
@@ -288,6 +346,10 @@ def accept_order(user, public_id: str, *, note: str | None = None) -> CareOrder:
             raise CareOrderStateConflict(details={"status": order.status.value})
         order.status, order.decided_by_user_id, order.status_note = CareOrderStatus.accepted, user.id, note
         db.session.flush()
+        from eldercare import visits, visits_alerts
+
+        visits.ensure_visit(order)
+        visits_alerts.schedule_late_alert(order)
         notify(order, note)
         log.info("care order %s accepted by user %s", order.id, user.id)
         return order
@@ -309,21 +371,28 @@ def decline_order(user, public_id: str, *, reason: str) -> CareOrder:
 
 
 def cancel_order(user, public_id: str, *, reason: str | None = None) -> CareOrder:
-    """The elder or family cancels before the scheduled start: the hold is released (once), a paid copay refunded.
+    """The elder or family cancels before the scheduled start: the hold is released (once), a paid copay refunded,
+    less the provider's cancellation fee after the free cut-off (see ``visits_cancel.late_fee``).
 
-    :raises CareOrderStateConflict: the order is over, or its start has passed.
+    :raises CareOrderStateConflict: the order is over (a second cancel included), or its start has passed.
     """
+    from eldercare import visits_cancel
+
     with atomic():
         order = get_order(public_id, lock=True)
-        if order is None or not _family_side(user, order):
+        if order is None:
             raise CareOrderNotFound()
+        family_or_staff(user, order)
         if order.status not in CANCELLABLE or order.scheduled_at <= utcnow():
             raise CareOrderStateConflict(details={"status": order.status.value})
+        fee = visits_cancel.late_fee(order, utcnow())
         order.status, order.status_note = CareOrderStatus.cancelled, reason
+        order.cancelled_by, order.cancellation_fee_fen = CancelledBy.family, fee
         subsidies.release(order)
-        _refund(order, reason or "取消服务订单", "cancel", user)
+        _refund(order, reason or "取消服务订单", "cancel", user, keep_fen=fee)
         db.session.flush()
-        notify(order, reason)
+        fee_note = f"（晚于免费取消时限，服务机构收取取消费 {fee // 100}.{fee % 100:02d} 元）" if fee else ""
+        notify(order, (reason or "") + fee_note)
         log.info("care order %s cancelled by user %s", order.id, user.id)
         return order
 

@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from flask import Response
 from flask.views import MethodView
 
+from app.api import CursorArgsSchema
 from app.auth import current_user, require
 from app.auth.scopes import scoped
 from app.idempotency import idempotent
-from eldercare import blp, elders, orders, providers, subsidies
+from eldercare import (
+    blp,
+    caregivers,
+    claims,
+    elders,
+    orders,
+    providers,
+    subsidies,
+    visits,
+    visits_alerts,
+    visits_cancel,
+)
 from eldercare.models import CareOrderStatus
 from eldercare.schemas import (
+    CareAssignmentPageSchema,
+    CareClaimArgsSchema,
+    CareClaimReportSchema,
+    CaregiverPageSchema,
+    CaregiverSchema,
+    CaregiverSkillsSchema,
     CareItemCreateSchema,
     CareItemQueryArgsSchema,
     CareItemSchema,
+    CareNoAnswerSchema,
     CareOfferCreateSchema,
+    CareOfferFeeOutSchema,
+    CareOfferFeeSchema,
     CareOfferQueryArgsSchema,
     CareOfferSchema,
     CareOrderAcceptSchema,
@@ -25,11 +49,19 @@ from eldercare.schemas import (
     CareOrderSchema,
     CareProviderCreateSchema,
     CareProviderDecisionSchema,
+    CareProviderFeeOutSchema,
+    CareProviderFeeSchema,
     CareProviderOrderQueryArgsSchema,
     CareProviderSchema,
     CareProviderStaffCreateSchema,
     CareProviderStaffSchema,
     CareQuoteSchema,
+    CareReasonSchema,
+    CareVisitAssignSchema,
+    CareVisitCheckInSchema,
+    CareVisitCheckOutSchema,
+    CareVisitConfirmSchema,
+    CareVisitSchema,
     ElderSchema,
     ElderUpdateSchema,
     EligibilityRuleCreateSchema,
@@ -255,3 +287,185 @@ class CareOrderCancel(MethodView):
     def post(self, data, order_id):
         """Cancel a care order before it starts (the subsidy hold is released once)"""
         return orders.cancel_order(current_user(), order_id, reason=data["reason"])
+
+
+# --- caregivers and cancellation fees ------------------------------------------------------------------------------
+
+
+@blp.route("/providers/<provider_id>/caregivers")
+class CareProviderCaregivers(MethodView):
+    @blp.arguments(CursorArgsSchema, location="query")
+    @blp.response(200, CaregiverPageSchema)
+    @scoped("eldercare.provider.manage")
+    def get(self, args, provider_id):
+        """The provider's caregivers and their skills"""
+        return caregivers.list_caregivers(current_user(), provider_id, cursor=args["cursor"], limit=args["limit"])
+
+
+@blp.route("/providers/<provider_id>/caregivers/<user_id>")
+class CareProviderCaregiver(MethodView):
+    @blp.arguments(CaregiverSkillsSchema)
+    @blp.response(200, CaregiverSchema)
+    @scoped("eldercare.provider.manage")
+    def put(self, data, provider_id, user_id):
+        """Set the care categories a caregiver may be assigned"""
+        return caregivers.set_skills(current_user(), provider_id, user_id, data["skills"])
+
+
+@blp.route("/providers/<provider_id>/cancellation-fee")
+class CareProviderCancellationFee(MethodView):
+    @blp.arguments(CareProviderFeeSchema)
+    @blp.response(200, CareProviderFeeOutSchema)
+    @scoped("eldercare.provider.manage")
+    def put(self, data, provider_id):
+        """Set the provider's late-cancellation fee (fen)
+
+        Kept from the paid copay when the family cancels later than ELDERCARE_FREE_CANCEL_HOURS before the start.
+        """
+        return visits_cancel.set_provider_fee(current_user(), provider_id, data["cancellation_fee_fen"])
+
+
+@blp.route("/offers/<offer_id>/cancellation-fee")
+class CareOfferCancellationFee(MethodView):
+    @blp.arguments(CareOfferFeeSchema)
+    @blp.response(200, CareOfferFeeOutSchema)
+    @scoped("eldercare.provider.manage")
+    def put(self, data, offer_id):
+        """Set one offer's late-cancellation fee (null: the provider's applies)"""
+        return visits_cancel.set_offer_fee(current_user(), offer_id, data["cancellation_fee_fen"])
+
+
+# --- visits --------------------------------------------------------------------------------------------------------
+
+
+@blp.route("/visits")
+class CareMyVisits(MethodView):
+    @blp.arguments(CursorArgsSchema, location="query")
+    @blp.response(200, CareAssignmentPageSchema)
+    @scoped(also="a caregiver: the visits assigned to them")
+    def get(self, args):
+        """My assignments (caregivers), newest first"""
+        return visits.my_visits(current_user(), cursor=args["cursor"], limit=args["limit"])
+
+
+@blp.route("/orders/<order_id>/visit")
+class CareOrderVisit(MethodView):
+    @blp.response(200, CareVisitSchema)
+    @scoped(
+        also="the elder, whoever placed it, an eldercare delegate, community staff, the provider admin, "
+        "the assigned caregiver"
+    )
+    def get(self, order_id):
+        """The visit of a care order: caregiver, check-in, service record, rating"""
+        return visits.read_visit(current_user(), order_id)
+
+
+@blp.route("/orders/<order_id>/assign")
+class CareOrderAssign(MethodView):
+    @blp.arguments(CareVisitAssignSchema)
+    @blp.response(200, CareVisitSchema)
+    @scoped("eldercare.order.decide")
+    def post(self, data, order_id):
+        """Assign (or, before check-in, reassign) a caregiver skilled in the order's category"""
+        return visits.assign(current_user(), order_id, caregiver_id=data["caregiver_id"])
+
+
+@blp.route("/orders/<order_id>/check-in")
+class CareOrderCheckIn(MethodView):
+    @blp.arguments(CareVisitCheckInSchema)
+    @blp.response(200, CareVisitSchema)
+    @scoped(also="the caregiver assigned to the order (anyone else: 404)")
+    def post(self, data, order_id):
+        """Check in at the home (location, optional private photo); the family is told"""
+        return visits.check_in(
+            current_user(),
+            order_id,
+            lat=Decimal(str(round(data["lat"], 6))),
+            lng=Decimal(str(round(data["lng"], 6))),
+            photo_id=data["photo_id"],
+        )
+
+
+@blp.route("/orders/<order_id>/check-out")
+class CareOrderCheckOut(MethodView):
+    @blp.arguments(CareVisitCheckOutSchema)
+    @blp.response(200, CareVisitSchema)
+    @scoped(also="the caregiver assigned to the order (anyone else: 404)")
+    def post(self, data, order_id):
+        """Check out with the service record; the family is asked to confirm"""
+        return visits.check_out(current_user(), order_id, service_record=data["service_record"], notes=data["notes"])
+
+
+@blp.route("/orders/<order_id>/confirm")
+class CareOrderConfirm(MethodView):
+    @blp.arguments(CareVisitConfirmSchema)
+    @blp.response(200, CareVisitSchema)
+    @scoped(also="the elder, whoever placed it, an eldercare delegate, staff of the order's community")
+    def post(self, data, order_id):
+        """Confirm the visit and rate it 1–5 (the subsidy hold becomes a claim)"""
+        return visits.confirm(current_user(), order_id, rating=data["rating"], comment=data["comment"])
+
+
+@blp.route("/orders/<order_id>/no-answer")
+class CareOrderNoAnswer(MethodView):
+    @blp.arguments(CareNoAnswerSchema)
+    @blp.response(200, CareVisitSchema)
+    @scoped(also="the caregiver assigned to the order (anyone else: 404)")
+    def post(self, data, order_id):
+        """Report no answer at the door (family, provider and emergency contacts alerted)"""
+        return visits_alerts.report_no_answer(current_user(), order_id, note=data["note"])
+
+
+@blp.route("/orders/<order_id>/no-show")
+class CareOrderNoShow(MethodView):
+    @blp.arguments(CareReasonSchema)
+    @blp.response(200, CareOrderSchema)
+    @scoped("eldercare.order.no_show")
+    def post(self, data, order_id):
+        """Mark a caregiver no-show after the start (hold released, copay refunded)"""
+        return visits.mark_no_show(current_user(), order_id, reason=data["reason"])
+
+
+@blp.route("/orders/<order_id>/provider-cancel")
+class CareOrderProviderCancel(MethodView):
+    @blp.arguments(CareReasonSchema)
+    @blp.response(200, CareOrderSchema)
+    @scoped("eldercare.order.decide")
+    def post(self, data, order_id):
+        """Cancel as the provider, with a reason the family is told (hold released, copay refunded in full)"""
+        return visits_cancel.cancel_by_provider(current_user(), order_id, reason=data["reason"])
+
+
+# --- subsidy claims --------------------------------------------------------------------------------------------------
+
+
+@blp.route("/providers/<provider_id>/claims")
+class CareProviderClaims(MethodView):
+    @blp.arguments(CareClaimArgsSchema, location="query")
+    @blp.response(200, CareClaimReportSchema)
+    @scoped("eldercare.claims.read")
+    def get(self, args, provider_id):
+        """A provider's subsidy claims for a month: delivered visits and amounts per elder (street office)"""
+        return claims.claim_report(current_user(), provider_id, args["month"])
+
+
+@blp.route("/providers/<provider_id>/claims/export")
+class CareProviderClaimsExport(MethodView):
+    @blp.arguments(CareClaimArgsSchema, location="query")
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "补贴申领 CSV（金额单位：元）",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
+    )
+    @scoped("eldercare.claims.read")
+    def get(self, args, provider_id):
+        """Export a provider's monthly subsidy claims as CSV (every export is logged)"""
+        filename, text = claims.export_claims(current_user(), provider_id, args["month"])
+        return Response(
+            text.encode("utf-8"),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+        )

@@ -211,6 +211,13 @@ class CareOrderSchema(Schema):
     payment_id = fields.String(attribute="payment_public_id", allow_none=True)
     expires_at = fields.DateTime(allow_none=True, metadata={"description": "自付部分须在此前支付"})
     status_note = fields.String(allow_none=True)
+    cancelled_by = fields.Function(
+        lambda o: o.cancelled_by.value if o.cancelled_by else None,
+        allow_none=True,
+        metadata={"description": "family 老人或家属 / provider 服务机构"},
+    )
+    cancellation_fee_fen = fields.Integer(metadata={"description": "晚于免费取消时限取消时服务机构收取的费用（分）"})
+    delivered_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
 
 
@@ -235,3 +242,168 @@ class CareOrderDeclineSchema(Schema):
 
 class CareOrderCancelSchema(Schema):
     reason = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+# --- caregivers, visits, cancellation fees, subsidy claims -----------------------------------------------------------
+
+
+class CaregiverSkillsSchema(Schema):
+    skills = fields.List(
+        fields.String(validate=validate.OneOf(CATEGORIES)),
+        required=True,
+        validate=validate.Length(max=len(CATEGORIES)),
+        metadata={"description": "可指派的服务类别"},
+    )
+
+
+class CaregiverSchema(Schema):
+    user_id = fields.String()
+    name = fields.String()
+    skills = fields.List(fields.String())
+
+
+CaregiverPageSchema = cursor_page_schema(CaregiverSchema, "CaregiverPageSchema")
+
+
+class CareVisitAssignSchema(Schema):
+    caregiver_id = fields.String(required=True, validate=validate.Length(min=1, max=24))
+
+
+class CareVisitCheckInSchema(Schema):
+    lat = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=-90, max=90))
+    lng = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=-180, max=180))
+    photo_id = fields.String(
+        load_default=None, validate=validate.Length(min=1, max=24), metadata={"description": "私有上传文件的 id"}
+    )
+
+
+class CareVisitCheckOutSchema(Schema):
+    service_record = fields.String(
+        required=True, validate=validate.Length(min=1, max=1000), metadata={"description": "服务内容记录"}
+    )
+    notes = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class CareVisitConfirmSchema(Schema):
+    rating = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    comment = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class CareNoAnswerSchema(Schema):
+    note = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class CareReasonSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class CareLocationSchema(Schema):
+    lat = fields.Float()
+    lng = fields.Float()
+
+
+class CarePhotoSchema(Schema):
+    id = fields.String()
+    url = fields.String()
+    url_expires_at = fields.DateTime(allow_none=True)
+
+
+class CareCaregiverRefSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+
+
+class CareVisitSchema(Schema):
+    order_id = fields.String()
+    status = fields.String()
+    item_name = fields.String()
+    scheduled_at = fields.DateTime()
+    address = fields.String(allow_none=True, metadata={"description": "上门地址（老人在该社区的住户）"})
+    caregiver = fields.Nested(CareCaregiverRefSchema, allow_none=True)
+    assigned_at = fields.DateTime(allow_none=True)
+    checked_in_at = fields.DateTime(allow_none=True)
+    check_in_location = fields.Nested(CareLocationSchema, allow_none=True)
+    check_in_photo = fields.Nested(CarePhotoSchema, allow_none=True)
+    checked_out_at = fields.DateTime(allow_none=True)
+    service_record = fields.String(allow_none=True)
+    service_notes = fields.String(allow_none=True)
+    confirmed_at = fields.DateTime(allow_none=True)
+    auto_confirmed = fields.Boolean()
+    rating = fields.Integer(allow_none=True)
+    rating_comment = fields.String(allow_none=True)
+    late_alert_at = fields.DateTime(allow_none=True)
+    no_answer_at = fields.DateTime(allow_none=True)
+    no_show_at = fields.DateTime(allow_none=True)
+
+
+class CareAssignmentSchema(Schema):
+    order_id = fields.String()
+    status = fields.String()
+    item_name = fields.String()
+    category = fields.String()
+    scheduled_at = fields.DateTime()
+    duration_minutes = fields.Integer()
+    notes = fields.String(allow_none=True)
+    elder_name = fields.String()
+    assigned_at = fields.DateTime(allow_none=True)
+    checked_in_at = fields.DateTime(allow_none=True)
+    checked_out_at = fields.DateTime(allow_none=True)
+
+
+CareAssignmentPageSchema = cursor_page_schema(CareAssignmentSchema, "CareAssignmentPageSchema")
+
+
+class CareProviderFeeSchema(Schema):
+    cancellation_fee_fen = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**7))
+
+
+class CareProviderFeeOutSchema(Schema):
+    id = fields.String(attribute="public_id")
+    cancellation_fee_fen = fields.Integer()
+
+
+class CareOfferFeeSchema(Schema):
+    cancellation_fee_fen = fields.Integer(
+        required=True,
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=10**7),
+        metadata={"description": "null：按服务机构的取消费"},
+    )
+
+
+class CareOfferFeeOutSchema(Schema):
+    offer_id = fields.String()
+    cancellation_fee_fen = fields.Integer(allow_none=True)
+
+
+class CareClaimArgsSchema(Schema):
+    month = fields.String(
+        required=True, validate=validate.Regexp(r"^\d{4}-\d{2}$"), metadata={"description": "补贴月份 YYYY-MM"}
+    )
+
+
+class CareClaimRowSchema(Schema):
+    community = fields.String()
+    elder_id = fields.String()
+    elder_name = fields.String()
+    visits = fields.Integer()
+    price_fen = fields.Integer()
+    subsidy_fen = fields.Integer()
+    copay_fen = fields.Integer()
+
+
+class CareClaimTotalsSchema(Schema):
+    elders = fields.Integer()
+    visits = fields.Integer()
+    price_fen = fields.Integer()
+    subsidy_fen = fields.Integer()
+    copay_fen = fields.Integer()
+
+
+class CareClaimReportSchema(Schema):
+    provider_id = fields.String()
+    provider_name = fields.String()
+    month = fields.String()
+    rows = fields.List(fields.Nested(CareClaimRowSchema))
+    totals = fields.Nested(CareClaimTotalsSchema)

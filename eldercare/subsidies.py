@@ -4,7 +4,8 @@ The balance of a month is ``quota_fen - held_fen - claimed_fen`` on the elder's 
 A hold locks that row (``SELECT … FOR UPDATE``), takes ``min(wanted, remaining)`` and writes the ledger row and the
 new ``held_fen`` while the lock is held, so two orders for one elder never both spend the same remaining fen; the
 CHECK ``held_fen + claimed_fen <= quota_fen`` backs that up in the database. Every movement is a ledger row with a
-unique idempotency key (``hold:<order>``, ``release:<order>``), so a release asked for twice happens once.
+unique idempotency key (``hold:<order>``, ``release:<order>``, ``claim:<order>``), so a release asked for twice
+happens once; a delivered visit turns its hold into a claim (``claim``).
 """
 
 from __future__ import annotations
@@ -244,6 +245,46 @@ def release(order) -> bool:
         .execution_options(synchronize_session=False)
     )
     log.info("care order %s released %s fen of subsidy", order.id, order.subsidy_fen)
+    return True
+
+
+def claim(order) -> bool:
+    """The visit was delivered: the order's hold becomes a claim (one ledger row ``claim:<order>``, at most once).
+
+    One conditional UPDATE moves the amount from ``held_fen`` to ``claimed_fen`` and only while that much is held,
+    so the month can never go below zero (the CHECKs back it up). Callers hold the order's lock, so a release and a
+    claim of one order never both happen.
+
+    :return: whether this call claimed it.
+    :raises RuntimeError: the hold is not there to claim (it was released): a bug, the transaction rolls back.
+    """
+    if not order.subsidy_fen:
+        return False
+    if not _ledger(
+        LedgerKind.claim,
+        order.resident_id,
+        order.subsidy_month,
+        order.id,
+        order.subsidy_fen,
+        f"claim:{order.public_id}",
+    ):
+        return False
+    moved = db.session.execute(
+        sa.update(SubsidyQuota)
+        .where(
+            SubsidyQuota.resident_id == order.resident_id,
+            SubsidyQuota.month == order.subsidy_month,
+            SubsidyQuota.held_fen >= order.subsidy_fen,
+        )
+        .values(
+            held_fen=SubsidyQuota.held_fen - order.subsidy_fen,
+            claimed_fen=SubsidyQuota.claimed_fen + order.subsidy_fen,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not moved:
+        raise RuntimeError(f"care order {order.id}: no hold of {order.subsidy_fen} fen left to claim")
+    log.info("care order %s claimed %s fen of subsidy", order.id, order.subsidy_fen)
     return True
 
 

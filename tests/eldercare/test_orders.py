@@ -213,10 +213,11 @@ def test_caregiver_of_another_provider_gets_404(api, care, make_user):
     assert api(other_admin, "post", f"{E}/orders/{placed['id']}/decline", json={"reason": "x"}).status_code == 404
     assert api(stranger_caregiver, "get", f"{E}/providers/{care.provider.public_id}/orders").status_code == 404
 
-    assert api(care.caregiver, "get", f"{E}/orders/{placed['id']}").status_code == 200
-    listed = api(care.caregiver, "get", f"{E}/providers/{care.provider.public_id}/orders")
-    assert [o["id"] for o in listed.json["items"]] == [placed["id"]]
-    # Inside the provider, a caregiver may read but not decide.
+    # A caregiver of the provider sees only the orders assigned to them (none yet); the provider's admin sees it.
+    assert api(care.caregiver, "get", f"{E}/orders/{placed['id']}").status_code == 404
+    assert api(care.caregiver, "get", f"{E}/providers/{care.provider.public_id}/orders").json["items"] == []
+    assert api(care.admin, "get", f"{E}/orders/{placed['id']}").status_code == 200
+    # Inside the provider, a caregiver may not decide.
     assert api(care.caregiver, "post", f"{E}/orders/{placed['id']}/decline", json={"reason": "x"}).status_code == 403
 
 
