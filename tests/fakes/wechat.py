@@ -9,10 +9,16 @@ Subscribe messages are checked as WeChat documents them (subscribeMessage.send):
 (``thing1``, ``time2`` …) and a value that breaks the type's limits gets ``47003 argument invalid``; openids in
 ``refused_openids`` get ``43101`` (the user refused); ``subscribe_errors`` queues answers for the next sends (WeChat
 having a bad moment). Accepted messages are kept in ``subscribe_messages``.
+
+Content security (version 2): ``/wxa/msg_sec_check`` answers ``suggest: pass`` unless ``content_risky`` is set or the
+text holds one of ``risky_words`` (then ``risky``, label 20001); ``/wxa/media_check_async`` answers a ``trace_id`` and
+keeps each request in ``media_checks``; ``media_check_push(trace_id, token, suggest=…)`` builds the signed message
+push (query and JSON body) WeChat would send to our callback with the result.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -55,6 +61,11 @@ class FakeWeChat:
     subscribe_errors: list[tuple[int, str]] = field(default_factory=list)
     #: Openids whose users refused (or used up) the subscription: 43101.
     refused_openids: set[str] = field(default_factory=set)
+    #: Content security: make every msgSecCheck answer ``risky``, or only texts holding one of these words.
+    content_risky: bool = False
+    risky_words: set[str] = field(default_factory=set)
+    #: mediaCheckAsync requests accepted: {"trace_id", "media_url", "media_type", "openid", "scene"}.
+    media_checks: list[dict[str, Any]] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -126,6 +137,10 @@ class FakeWeChat:
                 return 200, self._phone(query, body or {})
             if path == "/cgi-bin/message/subscribe/send":
                 return 200, self._authorised(query) or self._subscribe_send(body or {})
+            if path == "/wxa/msg_sec_check":
+                return 200, self._authorised(query) or self._msg_sec_check(body or {})
+            if path == "/wxa/media_check_async":
+                return 200, self._authorised(query) or self._media_check_async(body or {})
             return 404, {"errcode": 404, "errmsg": "not found"}
 
     def _token(self, query: dict[str, str]) -> dict[str, Any]:
@@ -209,6 +224,77 @@ class FakeWeChat:
             {"touser": touser, "template_id": body["template_id"], "page": body.get("page"), "data": data}
         )
         return {"errcode": 0, "errmsg": "ok"}
+
+    # --- content security (msgSecCheck / mediaCheckAsync, version 2) -----------------------------------------------
+
+    def _msg_sec_check(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("version") != 2:
+            return {"errcode": 47001, "errmsg": "data format error: version"}
+        if not body.get("openid"):
+            return {"errcode": 40003, "errmsg": "invalid openid"}
+        if body.get("scene") not in (1, 2, 3, 4):
+            return {"errcode": 40097, "errmsg": "invalid args: scene"}
+        content = body.get("content")
+        if not isinstance(content, str) or not content:
+            return {"errcode": 47001, "errmsg": "data format error: content"}
+        risky = self.content_risky or any(word in content for word in self.risky_words)
+        result = {"suggest": "risky", "label": 20001} if risky else {"suggest": "pass", "label": 100}
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "result": result,
+            "detail": [{"strategy": "content_model", "errcode": 0, **result, "prob": 90 if risky else 0}],
+            "trace_id": secrets.token_hex(12),
+        }
+
+    def _media_check_async(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("version") != 2:
+            return {"errcode": 47001, "errmsg": "data format error: version"}
+        if not body.get("openid"):
+            return {"errcode": 40003, "errmsg": "invalid openid"}
+        if body.get("media_type") not in (1, 2) or body.get("scene") not in (1, 2, 3, 4):
+            return {"errcode": 40097, "errmsg": "invalid args"}
+        url = body.get("media_url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            return {"errcode": 40097, "errmsg": "invalid args: media_url"}
+        trace_id = secrets.token_hex(12)
+        self.media_checks.append(
+            {
+                "trace_id": trace_id,
+                "media_url": url,
+                "media_type": body["media_type"],
+                "openid": body["openid"],
+                "scene": body["scene"],
+            }
+        )
+        return {"errcode": 0, "errmsg": "ok", "trace_id": trace_id}
+
+    def media_check_push(
+        self, trace_id: str, token: str, *, suggest: str = "pass", label: int | None = None
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        """The message push WeChat sends with a media-check result: ``(query, json_body)``, signed with ``token``."""
+
+        with self.lock:
+            check = next(item for item in self.media_checks if item["trace_id"] == trace_id)
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
+        # WeChat's message-push signature: SHA-1 of the sorted token, timestamp and nonce (its format, not ours).
+        signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+        label = label if label is not None else (100 if suggest == "pass" else 20002)
+        body = {
+            "ToUserName": "gh_fake_mini",
+            "FromUserName": check["openid"],
+            "CreateTime": int(timestamp),
+            "MsgType": "event",
+            "Event": "wxa_media_check",
+            "appid": self.appid,
+            "trace_id": trace_id,
+            "version": 2,
+            "detail": [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": 90}],
+            "errcode": 0,
+            "errmsg": "ok",
+            "result": {"suggest": suggest, "label": label},
+        }
+        return {"signature": signature, "timestamp": timestamp, "nonce": nonce}, body
 
 
 # --- WeChat's limits on subscribe-message values (written apart from app/push/fields.py, so each checks the other) --
