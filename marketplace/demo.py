@@ -1,4 +1,5 @@
-"""Demo data: a fresh-vegetable grocer serving 幸福社区, with its owner's account and a few listings."""
+"""Demo data: a fresh-vegetable grocer serving 幸福社区, with its owner's account and a few listings, and a fresh-food
+cabinet in each of the community's courtyards."""
 
 from __future__ import annotations
 
@@ -78,4 +79,36 @@ def seed_marketplace() -> None:
                 estimated_weight_g=weight,
             )
         )
+    db.session.flush()
+    seed_lockers(community.id)
+
+
+#: The demo cabinets' device secret, so a device simulator can sign requests in demo mode (never outside it).
+DEMO_LOCKER_SECRET = "linli-demo-locker-secret"  # noqa: S105  (demo mode only, documented in the README)
+#: One cabinet per courtyard: (size, zone, count) groups, cells numbered in this order.
+DEMO_CELLS = (
+    {"size": "M", "zone": "chilled", "count": 8},
+    {"size": "L", "zone": "chilled", "count": 2},
+    {"size": "M", "zone": "frozen", "count": 4},
+    {"size": "M", "zone": "ambient", "count": 6},
+)
+
+
+def seed_lockers(community_id: int) -> None:
+    """A fresh-food cabinet in every courtyard and estate of the community."""
+    from app.accounts.crypto import encrypt
+    from app.community.models import Estate
+    from marketplace.locker_models import Locker
+    from marketplace.lockers import SECRET_PURPOSE, add_cells
+
+    for estate in db.session.scalars(sa.select(Estate).where(Estate.community_id == community_id).order_by(Estate.id)):
+        locker = Locker(
+            estate_id=estate.id,
+            community_id=community_id,
+            name=f"{estate.name}生鲜柜",
+            secret_encrypted=encrypt(DEMO_LOCKER_SECRET, purpose=SECRET_PURPOSE),
+        )
+        db.session.add(locker)
+        db.session.flush()
+        add_cells(locker, list(DEMO_CELLS))
     db.session.flush()

@@ -1,5 +1,6 @@
-"""The vendor's side of an order: its worklist and its steps (accept, reject with refund, prepare, ready, complete),
-each recorded by ``orders.record_step``; a ready order completes on its own after ``MARKETPLACE_AUTO_CONFIRM_DAYS``."""
+"""The vendor's side of an order: its worklist and its steps (accept, reject with refund, prepare, dispatch, delivered,
+ready, complete), each recorded by ``orders.record_step``; a ready or delivered order completes on its own after
+``MARKETPLACE_AUTO_CONFIRM_DAYS`` (a locker order instead has its pickup deadline, see ``lockers_flow``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from app.db import atomic
 from app.errors import ValidationFailed
 from app.extensions import db
 from marketplace.errors import OrderNotFound, OrderStateConflict
-from marketplace.models import Order, OrderStatus
+from marketplace.models import Fulfilment, Order, OrderStatus
 from marketplace.orders import get_order, record_step, refund_rest, release_stock
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,13 @@ DEFAULT_AUTO_CONFIRM_DAYS = 3
 VENDOR_STEPS = {
     "accept": ((OrderStatus.paid,), OrderStatus.accepted, "marketplace.order.decide"),
     "prepare": ((OrderStatus.accepted,), OrderStatus.preparing, "marketplace.order.decide"),
-    "ready": ((OrderStatus.preparing,), OrderStatus.ready, "marketplace.order.fulfil"),
-    "complete": ((OrderStatus.ready,), OrderStatus.completed, "marketplace.order.fulfil"),
+    # Out for delivery: a locker order reserves its cells here (or falls back to the shop and stays preparing).
+    "dispatch": ((OrderStatus.preparing,), OrderStatus.out_for_delivery, "marketplace.order.fulfil"),
+    "delivered": ((OrderStatus.out_for_delivery,), OrderStatus.delivered, "marketplace.order.fulfil"),
+    # Ready to collect at the shop (also an order that came back to the shop after its locker reservation lapsed);
+    # a locker order becomes ready when the courier deposits it.
+    "ready": ((OrderStatus.preparing, OrderStatus.out_for_delivery), OrderStatus.ready, "marketplace.order.fulfil"),
+    "complete": ((OrderStatus.ready, OrderStatus.delivered), OrderStatus.completed, "marketplace.order.fulfil"),
     "reject": ((OrderStatus.paid, OrderStatus.accepted), OrderStatus.rejected, "marketplace.order.decide"),
 }
 
@@ -55,16 +61,42 @@ def vendor_step(user, public_id: str, step: str, *, note: str | None = None) -> 
             raise OrderStateConflict(details={"status": order.status.value, "step": step})
         if step == "reject" and not (note or "").strip():
             raise ValidationFailed(details={"fields": {"note": ["拒单须说明原因"]}})
+        _check_fulfilment(order, step)
         before = order.status
+        if step == "dispatch" and order.fulfilment is Fulfilment.locker:
+            from marketplace.lockers_flow import dispatch_to_locker
+
+            order.dispatch = dispatch_to_locker(order, user)
+            if order.dispatch["fell_back"]:
+                return order  # still preparing, now for collection at the shop (recorded and pushed)
         order.status = target
         if target is OrderStatus.rejected:
             release_stock(order.id)
             refund_rest(order, f"商户拒单：{note}", "reject", actor=user)
-        if target is OrderStatus.ready:
+        if target in (OrderStatus.ready, OrderStatus.delivered):
             _schedule_auto_complete(order)
         db.session.flush()
         record_step(order, before, actor=user, note=note)
         return order
+
+
+def _check_fulfilment(order: Order, step: str) -> None:
+    """Steps that depend on how the order reaches the resident.
+
+    :raises OrderStateConflict: e.g. ``delivered`` for a locker order, ``complete`` while it sits in a locker cell.
+    """
+    fulfilment = order.fulfilment
+    refused = (
+        (step == "dispatch" and fulfilment is Fulfilment.shop)
+        or (step == "delivered" and fulfilment is not Fulfilment.delivery)
+        or (step == "ready" and order.status is OrderStatus.out_for_delivery and fulfilment is not Fulfilment.shop)
+    )
+    if step == "complete" and not refused:
+        from marketplace.lockers import order_cells
+
+        refused = bool(order_cells(order.id))
+    if refused:
+        raise OrderStateConflict(details={"status": order.status.value, "step": step, "fulfilment": fulfilment.value})
 
 
 def vendor_orders(user, vendor_public_id: str, *, status: OrderStatus | None, cursor: str | None, limit: int):
@@ -88,12 +120,17 @@ def _schedule_auto_complete(order: Order) -> None:
 
 
 def auto_complete(order_id: int) -> bool:
-    """Complete an order still ``ready`` at its auto-confirm time (a no-op in any other state)."""
+    """Complete an order still ``ready`` or ``delivered`` at its auto-confirm time (a no-op in any other state)."""
     with atomic():
         order = db.session.get(Order, order_id, with_for_update=True, populate_existing=True)
-        if order is None or order.status is not OrderStatus.ready:
+        if order is None or order.status not in (OrderStatus.ready, OrderStatus.delivered):
             return False
+        from marketplace.lockers import order_cells
+
+        if order_cells(order.id):
+            return False  # in a locker cell: its pickup deadline decides, not auto-confirmation
+        before = order.status
         order.status = OrderStatus.completed
         db.session.flush()
-        record_step(order, OrderStatus.ready, note="超时自动确认收货")
+        record_step(order, before, note="超时自动确认收货")
         return True

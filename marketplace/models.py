@@ -38,6 +38,7 @@ class Vendor(db.Model):
     __table_args__ = (
         sa.CheckConstraint("kind <> 'grocery' OR food_licence_no IS NOT NULL", name="grocery_has_food_licence"),
         sa.CheckConstraint("status <> 'approved' OR payee_id IS NOT NULL", name="approved_has_payee"),
+        sa.CheckConstraint("uncollected_refund_bps BETWEEN 0 AND 10000", name="uncollected_refund_bps_range"),
     )
 
     id: Mapped[intpk]
@@ -59,6 +60,9 @@ class Vendor(db.Model):
     applicant_user_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts_users.id", ondelete="RESTRICT"), index=True)
     decided_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts_users.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime | None]
+    #: The vendor's stated policy for locker orders never collected: the share of the order refunded, in basis
+    #: points (10000 = full refund, 0 = none).
+    uncollected_refund_bps: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[created_at]
 
     @property
@@ -168,6 +172,9 @@ class OrderStatus(enum.Enum):
     cancelled = "cancelled"  # 已取消
     expired = "expired"  # 超时未付款
     rejected = "rejected"  # 商户拒单 (refunded)
+    out_for_delivery = "out_for_delivery"  # 配送中 (dispatched; locker cells reserved for it)
+    delivered = "delivered"  # 已送达 (home delivery)
+    uncollected = "uncollected"  # 超时未取 (locker deadline passed; the vendor retrieves, refund per its policy)
 
 
 #: States whose stock is still held by the order; leaving one for cancelled/expired/rejected gives it back.

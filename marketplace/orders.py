@@ -24,7 +24,6 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
-import payments
 from app import outbox
 from app.accounts.residents import require_resident, resident_for_user
 from app.api import keyset_page
@@ -85,6 +84,7 @@ def record_step(order: Order, from_status: OrderStatus | None, *, actor=None, no
     )
     db.session.add(event)
     db.session.flush()
+    _on_step(order, from_status, actor)
     vendor_name = db.session.scalar(sa.select(Vendor.name).where(Vendor.id == order.vendor_id))
     notify.notify_order_step(order, vendor_name, event.id, note)
     log.info(
@@ -95,6 +95,25 @@ def record_step(order: Order, from_status: OrderStatus | None, *, actor=None, no
         getattr(actor, "id", None),
     )
     return event
+
+
+#: Leaving ``preparing`` for one of these refunds the order in full elsewhere: no adjustment refund on top.
+_REFUNDED_IN_FULL = (OrderStatus.cancelled, OrderStatus.rejected, OrderStatus.expired)
+
+
+def _on_step(order: Order, from_status: OrderStatus | None, actor) -> None:
+    """What every path to a status does, in the step's unit of work: leaving ``preparing`` settles the vendor's
+    adjustments (one refund for weights and missing items); reaching ``completed`` (the vendor's step, auto-confirm,
+    a locker pickup) asks payments to share the platform's commission (once per payment, guarded there too)."""
+    leaving_preparing = from_status is OrderStatus.preparing and order.status is not OrderStatus.preparing
+    if leaving_preparing and order.status not in _REFUNDED_IN_FULL:
+        from marketplace.adjustments import settle_adjustments
+
+        settle_adjustments(order, actor=actor)
+    if order.status is OrderStatus.completed and from_status is not OrderStatus.completed and order.payment_public_id:
+        from payments.gateways.profit_sharing import request_profit_sharing
+
+        request_profit_sharing(order.payment_public_id, actor=actor)
 
 
 # --- placement ---------------------------------------------------------------------------------------------------
@@ -275,12 +294,11 @@ def expire_order(order_id: int) -> bool:
 
 
 def refund_rest(order: Order, reason: str, key: str, actor=None) -> None:
-    """Refund whatever of a paid order has not been refunded yet (sent after commit by payments)."""
-    rest = order.total_fen - order.refunded_fen
-    if order.payment_public_id and rest > 0:
-        payments.refund(
-            order.payment_public_id, rest, reason, key=f"marketplace.order:{order.public_id}:{key}", actor=actor
-        )
+    """Refund whatever of a paid order has not been refunded yet (sent after commit by payments), closing its line
+    accounts so no after-sales refund can follow (see ``adjustments.refund_rest``)."""
+    from marketplace.adjustments import refund_rest as refund_what_is_left
+
+    refund_what_is_left(order, reason, key, actor=actor)
 
 
 # --- the resident's side --------------------------------------------------------------------------------------------
@@ -349,7 +367,7 @@ def my_orders(user, *, cursor: str | None, limit: int) -> dict[str, Any]:
 
 
 def order_detail(order: Order) -> Order:
-    """Load what the detail view shows (lines, vendor, steps) in three statements."""
+    """Load what the detail view shows (lines, vendor, steps, the vendor's adjustments) in four statements."""
     order = db.session.scalar(
         sa.select(Order)
         .where(Order.id == order.id)
@@ -359,4 +377,7 @@ def order_detail(order: Order) -> Order:
     order.steps = list(
         db.session.scalars(sa.select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id))
     )
+    from marketplace.adjustments import adjustments_of
+
+    order.adjustments = adjustments_of(order)
     return order

@@ -8,7 +8,7 @@ from app.api import CursorArgsSchema
 from app.auth import current_user
 from app.auth.scopes import scoped
 from app.idempotency import idempotent
-from marketplace import blp, catalogue, fulfilment, orders, vendors
+from marketplace import blp, catalogue, fulfilment, orders, reviews, vendors
 from marketplace.models import OrderStatus, VendorStatus
 from marketplace.schemas import (
     BrowseArgsSchema,
@@ -75,7 +75,7 @@ class VendorById(MethodView):
     @scoped("marketplace.vendor.read")
     def get(self, vendor_id):
         """A vendor, for its staff and the community staff deciding on it"""
-        return vendors.vendor_for(current_user(), vendor_id, "marketplace.vendor.read")
+        return reviews.with_vendor_rating(vendors.vendor_for(current_user(), vendor_id, "marketplace.vendor.read"))
 
     @blp.arguments(VendorUpdateSchema)
     @blp.response(200, VendorSchema)
@@ -162,7 +162,9 @@ class Products(MethodView):
 
         Cursor pages; the number of SQL statements does not grow with the page size.
         """
-        return catalogue.browse_products(current_user(), **args)
+        page = catalogue.browse_products(current_user(), **args)
+        reviews.with_ratings(page["items"])
+        return page
 
 
 @blp.route("/products/<product_id>")
@@ -171,7 +173,7 @@ class ProductById(MethodView):
     @scoped(also="residents of a community the vendor serves")
     def get(self, product_id):
         """A product"""
-        return catalogue.browse_product(current_user(), product_id)
+        return reviews.with_ratings([catalogue.browse_product(current_user(), product_id)])[0]
 
 
 # --- orders ------------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import fields, post_dump, validate
 
 from app.api import CursorArgsSchema, Schema, cursor_page_schema
 from marketplace.models import VENDOR_ROLES, Fulfilment, OrderStatus, ProductUnit, StorageZone, VendorKind, VendorStatus
@@ -46,6 +46,10 @@ class VendorSchema(Schema):
     community_ids = fields.Function(lambda v: _community_ids(v), metadata={"description": "服务的社区"})
     created_at = fields.DateTime()
     decided_at = fields.DateTime(allow_none=True)
+    rating = fields.Function(
+        lambda v: getattr(v, "rating", None),
+        metadata={"description": "评分：{average, count}（average 为 1–5 的均分）"},
+    )
 
 
 class VendorUpdateSchema(Schema):
@@ -163,6 +167,13 @@ class ProductSchema(Schema):
     estimated_weight_g = fields.Integer(allow_none=True)
     images = fields.Function(lambda p: _image_urls(p), metadata={"description": "图片地址（公开）"})
     unit_price_estimate_fen = fields.Function(_estimate, metadata={"description": "一件的预估价（称重商品按预估重量）"})
+    rating = fields.Function(
+        lambda p: getattr(p, "rating", None),
+        metadata={"description": "商品评分（含该商品订单的评价）：{average, count}"},
+    )
+    vendor_rating = fields.Function(
+        lambda p: getattr(p, "vendor_rating", None), metadata={"description": "商户评分：{average, count}"}
+    )
 
 
 class VendorProductSchema(ProductSchema):
@@ -205,6 +216,7 @@ class OrderCreateSchema(Schema):
 
 
 class OrderLineSchema(Schema):
+    line_no = fields.Integer(dump_only=True, metadata={"description": "行号（从 1 起），售后与称重调整用它指明商品"})
     name = fields.String()
     unit = fields.Function(lambda line: line.unit.value)
     storage_zone = fields.Function(lambda line: line.storage_zone.value)
@@ -240,9 +252,23 @@ class OrderSchema(Schema):
     lines = fields.List(fields.Nested(OrderLineSchema))
     created_at = fields.DateTime()
 
+    @post_dump
+    def number_lines(self, data, **_kwargs):
+        """Lines are numbered from 1 in the order shown: after-sales and the vendor's adjustments name a line so."""
+        for number, line in enumerate(data.get("lines") or [], start=1):
+            line["line_no"] = number
+        return data
+
 
 class OrderDetailSchema(OrderSchema):
     steps = fields.List(fields.Nested(OrderStepSchema))
+    adjustments = fields.Function(
+        lambda o: getattr(o, "adjustments", []),
+        metadata={
+            "description": "备货时的称重与缺货调整：[{line_no, name, actual_weight_g, missing_quantity, "
+            "difference_fen, refunded_fen}]"
+        },
+    )
 
 
 class OrderCancelSchema(Schema):

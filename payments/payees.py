@@ -110,3 +110,10 @@ def list_payees(pagination) -> list[Payee]:
 def payee_id_of(public_id: str) -> int:
     """The integer id a domain stores in its FK to payments_payees, from the public id an admin shows it."""
     return get_payee(public_id).id
+
+
+def commission_bps_of(payee_id: int | None) -> int:
+    """The platform's commission on the payee's payments, in basis points (0 without a payee)."""
+    if payee_id is None:
+        return 0
+    return int(db.session.scalar(sa.select(Payee.commission_bps).where(Payee.id == payee_id)) or 0)
