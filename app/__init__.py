@@ -25,6 +25,7 @@ CORE_BLUEPRINTS = (
     "app.files.routes",
     "app.auth.routes",
     "payments.gateways.routes",  # WeChat Pay / Alipay callbacks and reconciliation
+    "govservice.open311",  # Open311 GeoReport v2 over complaints, at /open311/v2
     "app.push.routes",
     "app.community.routes",
     "app.accounts.routes",

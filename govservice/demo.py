@@ -369,3 +369,58 @@ def seed_govservice() -> None:
                 db.session.add(WindowItem(window_id=window.id, item_id=item_id, centre_id=centre.id))
         db.session.add_all(_sessions(window.id))
     db.session.flush()
+
+
+# --- departments and application routing (网上申办) -----------------------------------------------------------------
+
+#: Departments of 幸福街道 (code, name, phone) and, per guide category, how its online 承诺件 are routed.
+DEMO_DEPARTMENTS = (
+    ("SBS", "幸福街道社会保障事务所", "010-65002001"),
+    ("MZK", "幸福街道民政科", "010-65002002"),
+    ("WJK", "幸福街道卫生健康办公室", "010-65002003"),
+)
+DEMO_ROUTING = {
+    "社会救助": ("serial", ("MZK", "SBS")),  # 民政科 checks the household first, then 社保所 confirms income
+    "社会保障": ("parallel", ("SBS",)),
+    "社保卡": ("parallel", ("SBS",)),
+    "计划生育": ("parallel", ("WJK", "MZK")),
+}
+
+
+@seeder("govservice.departments", order=55)
+def seed_departments() -> None:
+    """Departments of the demo street, and routing for the centre's online items (after ``seed_govservice``)."""
+    from govservice.application_models import ItemRouting, ItemRoutingDepartment, RoutingMode
+    from govservice.department_models import Department
+
+    street = db.session.scalar(sa.select(Region).where(Region.name == "幸福街道", Region.kind == RegionKind.street))
+    centre = db.session.scalar(sa.select(Centre).where(Centre.name == CENTRE_NAME))
+    if street is None or centre is None:
+        return
+    departments = {}
+    for code, name, phone in DEMO_DEPARTMENTS:
+        department = Department(region_id=street.id, code=code, name=name, phone=phone)
+        db.session.add(department)
+        departments[code] = department
+    db.session.flush()
+    rows = db.session.execute(
+        sa.select(GuideVersion.item_id, Category.name)
+        .join(Category, Category.id == GuideVersion.category_id)
+        .where(
+            GuideVersion.centre_id == centre.id,
+            GuideVersion.status == VersionStatus.published,
+            GuideVersion.online,
+            GuideVersion.kind == ItemKind.promised,
+        )
+    ).all()
+    for item_id, category_name in rows:
+        if category_name not in DEMO_ROUTING:
+            continue
+        mode, codes = DEMO_ROUTING[category_name]
+        db.session.add(ItemRouting(item_id=item_id, mode=RoutingMode(mode)))
+        db.session.flush()
+        db.session.add_all(
+            ItemRoutingDepartment(item_id=item_id, position=n, department_id=departments[code].id)
+            for n, code in enumerate(codes, start=1)
+        )
+    db.session.flush()

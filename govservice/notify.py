@@ -22,6 +22,7 @@ PAGE = "pages/govservice/booking?id={booking_id}"
 EVENTS = {
     "govservice.booking_reminder": "预约提醒",
     "govservice.booking_cancelled": "预约取消通知",
+    "govservice.application_status": "办件进度通知",
 }
 
 push.register_event(
@@ -47,6 +48,19 @@ push.register_event(
     body="您预约的“{item}”（{starts_at}，{place}）已取消。原因：{reason}",
     sms="您预约的{item}（{starts_at}）已取消，原因：{reason}。",
     page=PAGE,
+)
+
+APPLICATION_TEMPLATE = "GOV_APPLICATION_STATUS"
+push.register_event(
+    "govservice.application_status",
+    EVENTS["govservice.application_status"],
+    channels=("inbox", "wechat"),
+    template_id=APPLICATION_TEMPLATE,
+    fields={"thing1": "item", "phrase2": "status", "thing3": "note", "time4": "at"},
+    scope="applications",
+    title="办件进度：{item}",
+    body="您申请的“{item}”{status}。{note}",
+    page="pages/govservice/application?id={application_id}",
 )
 
 
