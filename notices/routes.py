@@ -1,23 +1,30 @@
-"""Notice endpoints: staff draft, publish, withdraw, list and read statistics; residents open notices sent to them."""
+"""Notice endpoints: staff preview, draft, publish, pin, withdraw, list, read statistics, export the follow-up list
+and remind the unread once; residents read their feed and open notices sent to them."""
 
 from __future__ import annotations
 
+from flask import Response
 from flask.views import MethodView
 
 from app.api import CursorArgsSchema
 from app.auth import current_user
 from app.auth.scopes import scoped
 from app.idempotency import idempotent
-from notices import blp, services
+from notices import blp, feed, followup, services
 from notices.schemas import (
+    AudiencePreviewArgsSchema,
+    AudiencePreviewSchema,
     NoticeCreateSchema,
+    NoticeFeedArgsSchema,
     NoticePageSchema,
+    NoticePinSchema,
     NoticePublishSchema,
     NoticeQueryArgsSchema,
     NoticeSchema,
     NoticeStatsSchema,
     NoticeUpdateSchema,
     NoticeWithdrawSchema,
+    ReminderSchema,
     UnreadResidentPageSchema,
 )
 
@@ -31,8 +38,9 @@ class Notices(MethodView):
     def post(self, data):
         """Draft a notice at a community, street or district
 
-        The audience is data: places (communities, estates, buildings; union) narrowed by resident tags (any or
-        all). Publish it with `POST /notices/{id}/publish`.
+        Channel (社区公告, 社区组织, 社区信息, 社区活动), Markdown body, pin, expiry. The audience is an expression
+        (`and`, `or`, `not` over communities, estates, buildings, units, tags and age), or the places-and-tags form.
+        Preview it with `POST /notices/preview`, publish with `POST /notices/{id}/publish`.
         """
         notice = services.create_notice(current_user(), data)
         return services.notice_view(notice, staff=current_user())
@@ -42,7 +50,32 @@ class Notices(MethodView):
     @scoped("notices.read")
     def get(self, args):
         """Notices posted in my communities, streets or districts (newest first)"""
-        return services.list_notices(current_user(), cursor=args["cursor"], limit=args["limit"], status=args["status"])
+        return services.list_notices(
+            current_user(), cursor=args["cursor"], limit=args["limit"], status=args["status"], channel=args["channel"]
+        )
+
+
+@blp.route("/preview")
+class NoticeAudiencePreview(MethodView):
+    @blp.arguments(AudiencePreviewArgsSchema)
+    @blp.response(200, AudiencePreviewSchema)
+    @scoped("notices.manage")
+    def post(self, data):
+        """Preview an audience before posting: recipients, how many can be reached, a masked sample"""
+        return followup.preview_audience(current_user(), data["region_id"], data["audience"])
+
+
+@blp.route("/feed")
+class NoticeFeed(MethodView):
+    @blp.arguments(NoticeFeedArgsSchema, location="query")
+    @blp.response(200, NoticePageSchema)
+    @scoped(also="any signed-in resident (their own notices and those of residents who delegated notices to them)")
+    def get(self, args):
+        """My notices: published, unexpired notices sent to me, pinned first, then newest
+
+        Filter by `channel`. Expired notices leave the feed (they still open from the inbox).
+        """
+        return feed.feed_page(current_user(), cursor=args["cursor"], limit=args["limit"], channel=args["channel"])
 
 
 @blp.route("/<string:notice_id>")
@@ -112,3 +145,53 @@ class NoticeUnread(MethodView):
         A resident counts as read when any account receiving for them (their own or a delegate's) read it.
         """
         return services.unread_page(current_user(), notice_id, cursor=args["cursor"], limit=args["limit"])
+
+
+@blp.route("/<string:notice_id>/preview")
+class NoticePreview(MethodView):
+    @blp.response(200, AudiencePreviewSchema)
+    @scoped("notices.manage")
+    def get(self, notice_id: str):
+        """Preview a notice's audience: recipients, how many can be reached, a masked sample"""
+        return followup.preview_notice(current_user(), notice_id)
+
+
+@blp.route("/<string:notice_id>/pin")
+class NoticePin(MethodView):
+    @blp.arguments(NoticePinSchema)
+    @blp.response(200, NoticeSchema)
+    @scoped("notices.manage")
+    def put(self, data, notice_id: str):
+        """Pin or unpin a notice (pinned notices head the residents' feed)"""
+        notice = services.pin_notice(current_user(), notice_id, pinned=data["pinned"])
+        return services.notice_view(notice, staff=current_user())
+
+
+@blp.route("/<string:notice_id>/followup/export")
+class NoticeFollowupExport(MethodView):
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "未读或无法送达的居民 CSV（姓名、住址、手机号脱敏、状态）",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
+    )
+    @scoped("notices.read")
+    def get(self, notice_id: str):
+        """Export the residents who have not read the notice or could not be reached, as CSV (masked; logged)"""
+        filename, text = followup.export_followup(current_user(), notice_id)
+        return Response(
+            text.encode("utf-8"),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+        )
+
+
+@blp.route("/<string:notice_id>/remind")
+class NoticeRemind(MethodView):
+    @blp.response(200, ReminderSchema)
+    @scoped("notices.manage")
+    def post(self, notice_id: str):
+        """Remind the residents who have not read the notice (once per notice; a second time answers 409)"""
+        return followup.remind_unread(current_user(), notice_id)

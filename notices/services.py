@@ -21,20 +21,21 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from app import audit, files, outbox, push
+from app.accounts.models import User
 from app.accounts.resident_models import HouseholdMembership, MembershipStatus, Resident
-from app.accounts.residents import account_phone, mask_phone
+from app.accounts.residents import mask_phone
 from app.api import keyset_page
 from app.auth.scopes import ACTIONS, assignments_of, authorize, can, community_ids_for, register_action
 from app.community.errors import RegionNotFound
-from app.community.models import Household, Region
-from app.community.services import get_region, household_address
+from app.community.models import Building, Estate, Household, Region, Unit
+from app.community.services import get_region
 from app.db import atomic, utcnow
 from app.extensions import db
 from app.push.models import Delivery, InboxItem
 from app.push.staff import unreachable_page
-from notices import audience
-from notices.errors import NoticeNotFound, PublishTimeInPast
-from notices.models import Notice, NoticeStatus
+from notices import audience, markdown
+from notices.errors import ExpiryInvalid, NoticeNotEditable, NoticeNotFound, PublishTimeInPast
+from notices.models import CHANNEL_NAMES, Notice, NoticeChannel, NoticeStatus
 
 log = logging.getLogger(__name__)
 
@@ -108,20 +109,34 @@ def _attach(notice: Notice, file_ids: list[str], staff) -> None:
         files.attach(file_id, OWNER_KIND, notice.id, by_user=staff)
 
 
+def _check_expiry(expires_at: datetime | None, *, after: datetime | None = None) -> None:
+    """:raises ExpiryInvalid: ``expires_at`` is not later than now (and than ``after``, the publish time)."""
+    if expires_at is None:
+        return
+    floor = max(utcnow(), after) if after is not None else utcnow()
+    if expires_at <= floor:
+        raise ExpiryInvalid(details={"expires_at": expires_at.isoformat()})
+
+
 def create_notice(staff, data: dict[str, Any]) -> Notice:
     """A draft notice at a region the caller manages notices for.
 
     :raises RegionNotFound: no such region, or outside the caller's scopes.
-    :raises AudienceInvalid: an unknown tag, or a place outside the region.
+    :raises AudienceInvalid: a malformed expression, an unknown tag, or a place outside the region.
+    :raises ExpiryInvalid: ``expires_at`` has passed.
     """
     with atomic():
         region = get_region(data["region_id"])
         authorize(staff, "notices.manage", region, not_found=RegionNotFound)
+        _check_expiry(data.get("expires_at"))
         notice = Notice(
             region_id=region.id,
+            channel=NoticeChannel(data.get("channel") or NoticeChannel.announcement),
             title=data["title"].strip(),
             body=data["body"],
             urgent=data.get("urgent", False),
+            pinned=data.get("pinned", False),
+            expires_at=data.get("expires_at"),
             audience=audience.normalize(region, data.get("audience")),
             created_by_user_id=staff.id,
         )
@@ -134,14 +149,19 @@ def create_notice(staff, data: dict[str, Any]) -> Notice:
 
 
 def update_notice(staff, public_id: str, data: dict[str, Any]) -> Notice:
-    """Edit a draft (title, body, urgency, audience; attachments are added).
+    """Edit a draft (channel, title, body, urgency, pin, expiry, audience; attachments are added).
 
     :raises NoticeNotEditable: it is no longer a draft.
+    :raises ExpiryInvalid: ``expires_at`` has passed.
     """
     with atomic():
         notice = _staff_notice(staff, public_id, "notices.manage", lock=True)
         notice.ensure_draft()
-        for name in ("title", "body", "urgent"):
+        if "expires_at" in data:
+            _check_expiry(data["expires_at"])
+        if "channel" in data:
+            data = {**data, "channel": NoticeChannel(data["channel"])}
+        for name in ("channel", "title", "body", "urgent", "pinned", "expires_at"):
             if name in data:
                 setattr(notice, name, data[name].strip() if name == "title" else data[name])
         if "audience" in data:
@@ -163,7 +183,7 @@ def _send(notice: Notice, now: datetime) -> None:
         audience.resident_ids(notice.region_id, notice.audience),
         {
             "title": notice.title,
-            "summary": notice.body[:140],
+            "summary": markdown.summary(notice.body),
             "region": region.name,
             "published_at": now,
             "notice_id": notice.public_id,
@@ -182,6 +202,7 @@ def publish_notice(staff, public_id: str, *, publish_at: datetime | None = None)
 
     :raises NoticeNotEditable: it is not a draft.
     :raises PublishTimeInPast: ``publish_at`` has passed.
+    :raises ExpiryInvalid: the notice would expire before it is published.
     """
     with atomic():
         notice = _staff_notice(staff, public_id, "notices.manage", lock=True)
@@ -189,6 +210,7 @@ def publish_notice(staff, public_id: str, *, publish_at: datetime | None = None)
         now = utcnow()
         if publish_at is not None and publish_at <= now:
             raise PublishTimeInPast(details={"publish_at": publish_at.isoformat()})
+        _check_expiry(notice.expires_at, after=publish_at)
         if publish_at is None:
             _send(notice, now)
         else:
@@ -219,7 +241,8 @@ def publish_due_notice(notice_id: int) -> None:
 
 
 def withdraw_notice(staff, public_id: str, *, reason: str | None = None) -> Notice:
-    """Withdraw a scheduled or published notice: residents can no longer open it; a scheduled one never goes out.
+    """Withdraw a scheduled or published notice: residents can no longer open it, its inbox rows are retracted
+    (unsent WeChat messages and a fan-out still running stop too); a scheduled one never goes out.
 
     :raises NoticeNotWithdrawable: it is a draft or already withdrawn.
     """
@@ -227,14 +250,30 @@ def withdraw_notice(staff, public_id: str, *, reason: str | None = None) -> Noti
         notice = _staff_notice(staff, public_id, "notices.manage", lock=True)
         notice.withdraw(utcnow())
         db.session.flush()
+        retracted = push.retract((SOURCE_KIND, notice.public_id))
         audit.record(
             "notice.withdraw",
             actor=staff,
             target=("notice", notice.public_id),
-            after={"status": notice.status.value},
+            after={"status": notice.status.value, "retracted": retracted},
             reason=reason,
         )
-        log.info("notice %s withdrawn by user %s", notice.id, staff.id)
+        log.info("notice %s withdrawn by user %s, %s inbox rows retracted", notice.id, staff.id, retracted)
+        return notice
+
+
+def pin_notice(staff, public_id: str, *, pinned: bool) -> Notice:
+    """Pin or unpin a notice (any state but withdrawn): pinned notices head the residents' feed.
+
+    :raises NoticeNotEditable: (409) it is withdrawn.
+    """
+    with atomic():
+        notice = _staff_notice(staff, public_id, "notices.manage", lock=True)
+        if notice.status is NoticeStatus.withdrawn:
+            raise NoticeNotEditable(details={"status": notice.status.value})
+        notice.pinned = pinned
+        db.session.flush()
+        audit.record("notice.pin", actor=staff, target=("notice", notice.public_id), after={"pinned": pinned})
         return notice
 
 
@@ -257,7 +296,14 @@ def _visible_regions(user, action: str):
     return sa.select(down.c.id)
 
 
-def list_notices(staff, *, cursor: str | None, limit: int, status: NoticeStatus | None = None) -> dict[str, Any]:
+def list_notices(
+    staff,
+    *,
+    cursor: str | None,
+    limit: int,
+    status: NoticeStatus | None = None,
+    channel: NoticeChannel | None = None,
+) -> dict[str, Any]:
     """Notices posted at regions under the caller's roles, newest first (cursor pages)."""
     query = sa.select(Notice)
     regions = _visible_regions(staff, "notices.read")
@@ -265,29 +311,40 @@ def list_notices(staff, *, cursor: str | None, limit: int, status: NoticeStatus 
         query = query.where(Notice.region_id.in_(regions))
     if status is not None:
         query = query.where(Notice.status == status)
+    if channel is not None:
+        query = query.where(Notice.channel == channel)
     page = keyset_page(db.session, query, [Notice.created_at, Notice.public_id], cursor=cursor, limit=limit)
     page["items"] = [notice_view(notice, staff=staff, full=False) for notice in page["items"]]
     return page
 
 
-def notice_view(notice: Notice, *, staff=None, user=None, full: bool = True) -> dict[str, Any]:
-    region = db.session.get(Region, notice.region_id)
+def notice_view(
+    notice: Notice, *, staff=None, user=None, full: bool = True, region: Region | None = None
+) -> dict[str, Any]:
+    region = region or db.session.get(Region, notice.region_id)
     view: dict[str, Any] = {
         "id": notice.public_id,
         "region": {"id": region.public_id, "name": region.name, "kind": region.kind.value},
+        "channel": notice.channel.value,
+        "channel_name": CHANNEL_NAMES[notice.channel],
         "title": notice.title,
+        "summary": markdown.summary(notice.body),
         "urgent": notice.urgent,
+        "pinned": notice.pinned,
         "status": notice.status.value,
         "publish_at": notice.publish_at,
         "published_at": notice.published_at,
         "withdrawn_at": notice.withdrawn_at,
+        "expires_at": notice.expires_at,
         "created_at": notice.created_at,
     }
     if staff is not None:
         view["audience"] = {**notice.audience, "summary": audience.describe(notice.audience)}
+        view["reminded_at"] = notice.reminded_at
     if full:
         reader = staff or user
         view["body"] = notice.body
+        view["body_html"] = markdown.render(notice.body)
         view["attachments"] = [files.describe_file(f, user=reader) for f in files.files_of(OWNER_KIND, notice.id)]
     return view
 
@@ -326,10 +383,13 @@ def notice_stats(staff, public_id: str, *, limit: int = 20) -> dict[str, Any]:
         notice = _staff_notice(staff, public_id, "notices.read")
         stats = push.read_stats((SOURCE_KIND, notice.public_id))
         page = unreachable_page(staff, SOURCE_KIND, notice.public_id, cursor=None, limit=limit)
+        # The audience is the first send's: the reminder is a second send of the same source, to residents already
+        # counted (its inbox rows count as reached and read like the first's).
+        first = db.session.scalar(sa.select(Delivery.audience_count).where(Delivery.public_id == notice.delivery_id))
         return {
             "notice_id": notice.public_id,
             "status": notice.status.value,
-            "audience": stats["audience"],
+            "audience": first if first is not None else stats["audience"],
             "reached": stats["reached"],
             "read": stats["read"],
             "unread": stats["reached"] - stats["read"],
@@ -372,22 +432,38 @@ def unread_page(staff, public_id: str, *, cursor: str | None, limit: int) -> dic
             )
         page = keyset_page(db.session, query, [Resident.created_at, Resident.public_id], cursor=cursor, limit=limit)
         residents: list[Resident] = page["items"]
+        # Addresses with their names in one statement (``household_address`` would cost one per household).
         homes: dict[int, list[str]] = {}
-        for resident_id, household in db.session.execute(
-            sa.select(HouseholdMembership.resident_id, Household)
+        for resident_id, *parts in db.session.execute(
+            sa.select(
+                HouseholdMembership.resident_id, Region.name, Estate.name, Building.name, Unit.name, Household.room
+            )
             .join(Household, Household.id == HouseholdMembership.household_id)
+            .join(Building, Building.id == Household.building_id)
+            .join(Estate, Estate.id == Building.estate_id)
+            .join(Region, Region.id == Household.community_id)
+            .outerjoin(Unit, Unit.id == Household.unit_id)
             .where(
                 HouseholdMembership.resident_id.in_([resident.id for resident in residents]),
                 HouseholdMembership.status == MembershipStatus.active,
             )
             .order_by(HouseholdMembership.id)
         ):
-            homes.setdefault(resident_id, []).append(household_address(household)["label"])
+            homes.setdefault(resident_id, []).append(" · ".join(part for part in parts if part))
+        # Verified account phones in one statement (not one per resident), so the page costs the same at any size.
+        phones = dict(
+            db.session.execute(
+                sa.select(User.id, User.phone).where(
+                    User.id.in_({resident.user_id for resident in residents if resident.user_id is not None}),
+                    User.phone_verified_at.is_not(None),
+                )
+            ).all()
+        )
         page["items"] = [
             {
                 "id": resident.public_id,
                 "real_name": resident.real_name,
-                "phone": mask_phone(account_phone(resident)),
+                "phone": mask_phone(phones.get(resident.user_id)),
                 "addresses": homes.get(resident.id, []),
             }
             for resident in residents

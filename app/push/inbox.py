@@ -13,7 +13,17 @@ from app.api import keyset_page
 from app.db import atomic
 from app.extensions import db
 from app.push.errors import InboxItemNotFound
-from app.push.models import Delivery, InboxItem, Message, Preference, SubscriptionGrant, Unreachable, Via
+from app.push.models import (
+    AudienceMember,
+    Delivery,
+    InboxItem,
+    Message,
+    MessageStatus,
+    Preference,
+    SubscriptionGrant,
+    Unreachable,
+    Via,
+)
 
 
 def inbox_page(user, *, cursor: str | None, limit: int, unread_only: bool = False) -> dict[str, Any]:
@@ -135,6 +145,44 @@ def read_stats(source: tuple[str, str | int]) -> dict[str, int]:
         sa.select(totals, inbox, unreachable.label("unreachable")).select_from(totals.join(inbox, sa.true()))
     ).one()
     return {name: int(value) for name, value in row._mapping.items()}
+
+
+def retract(source: tuple[str, str | int]) -> int:
+    """Take back everything sent for a source (a withdrawn notice): its inbox rows go, outside messages not yet sent
+    are skipped (``reason="retracted"``), and a send still fanning out stops. Joins the caller's unit of work.
+
+    The delivery rows stay (what was sent, to how many); read receipts go with the inbox rows.
+
+    :return: how many inbox rows were removed.
+    """
+    kind, source_id = source[0], str(source[1])
+    with atomic():
+        # Lock the deliveries first: a fan-out job holds its delivery FOR UPDATE, so it finishes before this, or
+        # finds the delivery fanned out and stops.
+        ids = list(
+            db.session.scalars(
+                sa.select(Delivery.id)
+                .where(Delivery.source_kind == kind, Delivery.source_id == source_id)
+                .order_by(Delivery.id)
+                .with_for_update()
+            )
+        )
+        if not ids:
+            return 0
+        db.session.execute(sa.delete(AudienceMember).where(AudienceMember.delivery_id.in_(ids)))
+        db.session.execute(
+            sa.update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.fanned_out_at.is_(None))
+            .values(fanned_out_at=sa.func.now())
+        )
+        db.session.execute(
+            sa.update(Message)
+            .where(Message.delivery_id.in_(ids), Message.status == MessageStatus.pending)
+            .values(status=MessageStatus.skipped, reason="retracted")
+        )
+        return db.session.execute(
+            sa.delete(InboxItem).where(InboxItem.delivery_id.in_(ids)).execution_options(synchronize_session=False)
+        ).rowcount
 
 
 # --- account deletion and export ------------------------------------------------------------------------------------

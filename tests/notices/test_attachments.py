@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 
-from tests.notices.test_notices import people  # noqa: F401  (fixture)
-
 
 def _upload(api, user, visibility="private"):
     response = api(
@@ -19,7 +17,7 @@ def _upload(api, user, visibility="private"):
     return response.json["id"]
 
 
-def test_a_private_attachment_is_readable_by_the_audience_only(people, tree, api, draft, run_jobs):  # noqa: F811
+def test_a_private_attachment_is_readable_by_the_audience_only(people, tree, api, draft, run_jobs):
     file_id = _upload(api, people.staff)
     notice = draft(people.staff, tree.a, attachments=[file_id])
     assert [item["id"] for item in notice["attachments"]] == [file_id]
@@ -32,7 +30,7 @@ def test_a_private_attachment_is_readable_by_the_audience_only(people, tree, api
     assert api(people.outsider, "get", f"/api/v1/files/{file_id}").status_code == 404
 
 
-def test_creating_a_notice_with_the_same_idempotency_key_returns_the_first(people, tree, api):  # noqa: F811
+def test_creating_a_notice_with_the_same_idempotency_key_returns_the_first(people, tree, api):
     body = {"region_id": tree.a.public_id, "title": "通知", "body": "正文"}
     headers = {"Idempotency-Key": "notice-create-1"}
     first = api(people.staff, "post", "/api/v1/notices", json=body, headers=dict(headers))

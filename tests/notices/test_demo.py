@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from app.demo import seed_demo
 from app.extensions import db as database
 from notices.models import Notice, NoticeStatus
+from notices.survey_models import Survey, SurveyStatus
 from tests.conftest import extra_app
 
 
@@ -17,8 +18,14 @@ def test_demo_notices_are_seeded_and_reach_the_daughter(database_url, redis_url,
         assert statuses == {
             "停水通知": NoticeStatus.published,
             "高龄老人免费体检": NoticeStatus.published,
+            "党支部主题党日": NoticeStatus.published,
+            "重阳节敬老茶话会": NoticeStatus.published,
             "居民议事会": NoticeStatus.scheduled,
         }
+        channels = set(database.session.scalars(sa.select(Notice.channel)))
+        assert {channel.value for channel in channels} == {"announcement", "organization", "information", "activity"}
+        survey = database.session.scalar(sa.select(Survey))
+        assert (survey.title, survey.anonymous, survey.status) == ("加装电梯意愿调查", True, SurveyStatus.published)
         run_jobs()
         client = application.test_client()
         token = client.post("/api/v1/auth/dev-login", json={"phone": "+8619900000003"}).json["access_token"]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from app.db import atomic, utcnow
@@ -26,37 +25,6 @@ def _deliveries(public_id: str) -> list[Delivery]:
         database.session.scalars(
             sa.select(Delivery).where(Delivery.source_kind == "notice", Delivery.source_id == public_id)
         )
-    )
-
-
-@pytest.fixture
-def people(tree, make_staff, make_resident, join, delegate):
-    """Community A: two residents with accounts, an elder (85, no account) whose daughter (in community B) holds a
-    ``notices`` delegation, a resident with no account and no delegate; community B: one resident with an account."""
-    staff = make_staff(tree.a)
-    own1, r1 = make_resident("甲", sequence="911")
-    own2, r2 = make_resident("乙", sequence="912")
-    _none, elder = make_resident("老张", born=date(1940, 1, 1), sequence="913", account=False)
-    daughter_user, daughter = make_resident("张女", sequence="914")
-    _none, alone = make_resident("独居", sequence="915", account=False)
-    outsider_user, outsider = make_resident("丙", sequence="916")
-    for resident, room in ((r1, "101"), (r2, "102"), (elder, "201"), (alone, "201")):
-        join(resident, tree.rooms_a[room])
-    join(daughter, tree.rooms_b["101"])
-    join(outsider, tree.rooms_b["102"])
-    delegate(daughter, elder)
-    return type(
-        "People",
-        (),
-        {
-            "staff": staff,
-            "own1": own1,
-            "own2": own2,
-            "elder": elder,
-            "daughter": daughter_user,
-            "alone": alone,
-            "outsider": outsider_user,
-        },
     )
 
 
