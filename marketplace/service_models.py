@@ -36,6 +36,7 @@ class ServiceListing(db.Model):
     __table_args__ = (
         sa.CheckConstraint("callout_fee_fen >= 0", name="callout_fee_not_negative"),
         sa.CheckConstraint("duration_minutes > 0", name="duration_positive"),
+        sa.CheckConstraint("rating_sum BETWEEN rating_count AND 5 * rating_count", name="rating_totals"),
         sa.Index("ix_marketplace_services_browse", "vendor_id", "on_shelf", "kind"),
     )
 
@@ -52,10 +53,18 @@ class ServiceListing(db.Model):
     #: Typical time on site.
     duration_minutes: Mapped[int]
     on_shelf: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: Ratings of its bookings, kept in step with each rating (the listing's average needs no extra query).
+    rating_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    rating_sum: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
     vendor: Mapped[Vendor] = relationship(lazy="raise")
+
+    @property
+    def rating_summary(self) -> dict:
+        average = round(self.rating_sum / self.rating_count, 2) if self.rating_count else None
+        return {"average": average, "count": self.rating_count}
 
 
 class ServiceOrderStatus(enum.Enum):
@@ -91,6 +100,7 @@ class ServiceOrder(db.Model):
         ),
         sa.CheckConstraint("cardinality(photo_ids) <= 9", name="at_most_nine_photos"),
         sa.CheckConstraint("cardinality(completion_photo_ids) <= 9", name="at_most_nine_completion_photos"),
+        sa.CheckConstraint("cardinality(rating_photo_ids) <= 9", name="at_most_nine_rating_photos"),
         sa.Index("ix_marketplace_service_orders_vendor_status", "vendor_id", "status", "id"),
         sa.Index("ix_marketplace_service_orders_technician", "technician_user_id", "id"),
     )
@@ -134,7 +144,11 @@ class ServiceOrder(db.Model):
     reworking: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     rating: Mapped[int | None] = mapped_column(sa.SmallInteger)
     rating_comment: Mapped[str | None] = mapped_column(sa.String(500))
+    rating_photo_ids: Mapped[list[str]] = mapped_column(ARRAY(sa.String(24)), default=list, server_default="{}")
     rated_at: Mapped[datetime | None]
+    #: The vendor's one public reply to the rating.
+    vendor_reply: Mapped[str | None] = mapped_column(sa.String(500))
+    vendor_replied_at: Mapped[datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 

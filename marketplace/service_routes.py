@@ -21,6 +21,7 @@ from marketplace.service_schemas import (
     ServiceOrderQueryArgsSchema,
     ServiceOrderRatingCreateSchema,
     ServiceOrderReasonSchema,
+    ServiceOrderReplySchema,
     ServiceOrderRequiredReasonSchema,
     ServicePageSchema,
     ServiceQuoteCreateSchema,
@@ -162,9 +163,20 @@ class ServiceOrderRate(MethodView):
     @scoped(also=RESIDENT_SIDE)
     def post(self, data, order_id):
         """Rate a paid booking (1–5, once)"""
-        return _detail(
-            services_bookings.rate_booking(current_user(), order_id, rating=data["rating"], comment=data["comment"])
+        booking = services_bookings.rate_booking(
+            current_user(), order_id, rating=data["rating"], comment=data["comment"], photo_ids=data["photo_ids"]
         )
+        return _detail(booking)
+
+
+@blp.route("/service-orders/<order_id>/reply")
+class ServiceOrderReply(MethodView):
+    @blp.arguments(ServiceOrderReplySchema)
+    @blp.response(200, ServiceOrderDetailSchema)
+    @scoped("marketplace.booking.dispatch")
+    def post(self, data, order_id):
+        """Answer the resident's rating, once (owner or clerk; 409 before a rating or after a reply)"""
+        return _detail(services_steps.reply_to_rating(current_user(), order_id, text=data["text"]))
 
 
 @blp.route("/service-orders/<order_id>/rework")

@@ -49,6 +49,11 @@ class ServiceUpdateSchema(Schema):
     on_shelf = fields.Boolean()
 
 
+class ServiceRatingSummarySchema(Schema):
+    average = fields.Float(allow_none=True, metadata={"description": "已评价预约的平均分（1–5）"})
+    count = fields.Integer()
+
+
 class ServiceSchema(Schema):
     id = fields.String(attribute="public_id")
     vendor = fields.Nested(VendorBriefSchema)
@@ -58,6 +63,7 @@ class ServiceSchema(Schema):
     callout_fee_fen = fields.Integer()
     price_notes = fields.String(allow_none=True)
     duration_minutes = fields.Integer()
+    rating = fields.Nested(ServiceRatingSummarySchema, attribute="rating_summary")
 
 
 class VendorServiceSchema(ServiceSchema):
@@ -152,12 +158,15 @@ class ServiceOrderSchema(Schema):
     rework_count = fields.Integer()
     rating = fields.Integer(allow_none=True)
     rating_comment = fields.String(allow_none=True)
+    vendor_reply = fields.String(allow_none=True)
+    vendor_replied_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
 
 
 class ServiceOrderDetailSchema(ServiceOrderSchema):
     photos = fields.List(fields.Nested(ServiceOrderPhotoSchema))
     completion_photos = fields.List(fields.Nested(ServiceOrderPhotoSchema))
+    rating_photos = fields.List(fields.Nested(ServiceOrderPhotoSchema))
     quote_lines = fields.List(fields.Nested(ServiceQuoteLineSchema))
     warranty_until = fields.DateTime(allow_none=True, metadata={"description": "保修截止（免费返修）"})
     steps = fields.List(fields.Nested(ServiceOrderStepSchema))
@@ -210,3 +219,8 @@ class ServiceOrderCompleteSchema(Schema):
 class ServiceOrderRatingCreateSchema(Schema):
     rating = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=5))
     comment = fields.String(load_default=None, validate=validate.Length(max=500))
+    photo_ids = _photo_ids_field()
+
+
+class ServiceOrderReplySchema(Schema):
+    text = fields.String(required=True, validate=[validate.Length(min=1, max=500), validate.Regexp(r".*\S")])

@@ -301,12 +301,21 @@ def answer_quote(user, public_id: str, *, accept: bool, reason: str | None = Non
         return order
 
 
-def rate_booking(user, public_id: str, *, rating: int, comment: str | None) -> ServiceOrder:
-    """The resident rates a paid booking, once."""
+def rate_booking(
+    user, public_id: str, *, rating: int, comment: str | None, photo_ids: list[str] | None = None
+) -> ServiceOrder:
+    """The resident rates a paid booking, once, with up to 9 photos; the listing's totals move in the same unit
+    of work (one conditional UPDATE), so its average never misses or double-counts a rating."""
     with atomic():
         order = order_for_resident(user, public_id, lock=True)
         before = move(order, (S.paid,), S.rated, "rate")
         order.rating, order.rating_comment, order.rated_at = rating, comment, utcnow()
+        order.rating_photo_ids = attach_photos(user, order, photo_ids or [], "photo_ids")
+        db.session.execute(
+            sa.update(ServiceListing)
+            .where(ServiceListing.id == order.service_id)
+            .values(rating_count=ServiceListing.rating_count + 1, rating_sum=ServiceListing.rating_sum + rating)
+        )
         db.session.flush()
         record_step(order, before, actor=user, note=f"{rating} 星")
         return order
@@ -378,6 +387,7 @@ def booking_detail(user, order: ServiceOrder) -> ServiceOrder:
         return shown
 
     order.photos, order.completion_photos = urls(order.photo_ids), urls(order.completion_photo_ids)
+    order.rating_photos = urls(order.rating_photo_ids)
     order.warranty_until = warranty_until(order)
     return order
 

@@ -200,3 +200,18 @@ def vendor_bookings(
     if status is not None:
         query = query.where(ServiceOrder.status == status)
     return _page(query.options(*LIST_OPTIONS), cursor=cursor, limit=limit)
+
+
+def reply_to_rating(user, public_id: str, *, text: str) -> ServiceOrder:
+    """The vendor answers a booking's rating, once (owner or clerk); the reply shows under the rating.
+
+    :raises ServiceOrderStateConflict: not rated yet, or already answered.
+    """
+    with atomic():
+        order = order_for_vendor(user, public_id, "marketplace.booking.dispatch", lock=True)
+        if order.rating is None or order.vendor_reply is not None:
+            step = "reply" if order.rating is not None else "reply_before_rating"
+            raise ServiceOrderStateConflict(details={"status": order.status.value, "step": step})
+        order.vendor_reply, order.vendor_replied_at = text, utcnow()
+        db.session.flush()
+        return order

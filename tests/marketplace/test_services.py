@@ -668,3 +668,45 @@ def test_an_account_merge_moves_bookings_and_assignments(shop, api, book, make_u
         _merge_steps["marketplace.services"](shop.tech1.id, kept_tech.id)
     order = row(order_id)
     assert (order.placed_by_user_id, order.technician_user_id) == (kept_user.id, kept_tech.id)
+
+
+def test_a_rating_with_photos_gets_one_vendor_reply_and_the_listing_shows_its_average(
+    shop, api, book, pay_service, client, auth_header, app, tmp_path, monkeypatch, make_user
+):
+    from tests.core.test_files import PNG
+
+    monkeypatch.setitem(app.config, "FILES_ROOT", str(tmp_path / "files"))
+    uploaded = client.post(
+        "/api/v1/files",
+        data={"file": (io.BytesIO(PNG), "fixed.png"), "visibility": "private"},
+        content_type="multipart/form-data",
+        headers=auth_header(shop.user),
+    )
+    assert uploaded.status_code == 201, uploaded.json
+
+    first = _paid_work(api, shop, book, pay_service)
+    too_early = api(shop.clerk, "post", f"{S}/{first}/reply", json={"text": "谢谢"})
+    assert (too_early.status_code, too_early.json["code"]) == (409, "service_order_state_conflict")
+    rated = step(api, shop.user, first, "rate", rating=5, comment="修得很好", photo_ids=[uploaded.json["id"]])
+    assert [p["id"] for p in rated["rating_photos"]] == [uploaded.json["id"]]
+    second = _paid_work(api, shop, book, pay_service)
+    step(api, shop.user, second, "rate", rating=2, comment="来晚了")
+
+    # The technician (courier role) may not answer; the clerk answers once.
+    assert api(shop.tech1, "post", f"{S}/{second}/reply", json={"text": "抱歉"}).status_code == 403
+    replied = step(api, shop.clerk, second, "reply", text="抱歉，已提醒师傅准时")
+    assert replied["vendor_reply"] == "抱歉，已提醒师傅准时"
+    assert replied["vendor_replied_at"].endswith("+08:00")
+    twice = api(shop.owner, "post", f"{S}/{second}/reply", json={"text": "再次抱歉"})
+    assert (twice.status_code, twice.json["code"]) == (409, "service_order_state_conflict")
+    other_owner = make_user("别家老板")
+    from tests.marketplace.fixtures import add_vendor
+
+    add_vendor(other_owner, [shop.tree.a], name="别家维修")
+    assert api(other_owner, "post", f"{S}/{first}/reply", json={"text": "越权"}).status_code == 404
+    assert api(shop.user, "get", f"{S}/{second}").json["vendor_reply"] == "抱歉，已提醒师傅准时"
+
+    listing = api(shop.user, "get", f"/api/v1/marketplace/services/{shop.plumbing.public_id}").json
+    assert listing["rating"] == {"average": 3.5, "count": 2}
+    browsed = api(shop.user, "get", "/api/v1/marketplace/services").json["items"]
+    assert {s["id"]: s["rating"] for s in browsed}[shop.plumbing.public_id] == {"average": 3.5, "count": 2}
