@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -91,9 +92,12 @@ def redis_url(server_urls: dict[str, str]) -> Iterator[str]:
 
     parsed = redis_lib.connection.parse_url(url)
     host, port = parsed.get("host", "127.0.0.1"), parsed.get("port", 6379)
-    TEST_INSTANCE.mkdir(parents=True, exist_ok=True)
+    # The locks live in the machine's temp folder, not the checkout: runs from two checkouts (CI's clone and a
+    # developer's tree) share the server, so they must see each other's claims.
+    locks = Path(tempfile.gettempdir()) / "linli-test-redis-locks" / f"{host}-{port}"
+    locks.mkdir(parents=True, exist_ok=True)
     for index in range(1, 16):
-        handle = (TEST_INSTANCE / f"redis-db-{index}.lock").open("a")
+        handle = (locks / f"db-{index}.lock").open("a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
