@@ -44,7 +44,10 @@ worker: $(STAMP) ## Run an RQ worker on every queue
 	$(BIN)/flask --app wsgi worker
 
 fuzz: $(STAMP) ## A wider schemathesis run against /openapi.json (FUZZ_EXAMPLES=500)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest -q tests/test_schema_fuzz.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest -q -n auto --dist loadfile tests/fuzz
 
-bench: $(STAMP) ## Run the benchmarks in bench/
-	$(BIN)/python -m bench
+bench: $(STAMP) ## Benchmarks: installs wrk + bench/requirements.txt, writes BENCHMARKS.md (~10-15 min)
+	command -v wrk >/dev/null || apt-get install -y -q wrk || sudo apt-get install -y -q wrk
+	$(BIN)/python -m pip install -q -r bench/requirements.txt
+	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL-postgresql+psycopg://postgres@127.0.0.1:5432/postgres} \
+	BENCH_REDIS_URL=$${BENCH_REDIS_URL-redis://127.0.0.1:6379/15} $(BIN)/python -m bench

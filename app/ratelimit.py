@@ -7,8 +7,20 @@ from flask_limiter import Limiter
 
 
 def rate_limit_key() -> str:
-    """Per account when signed in, else per client address (after ProxyFix applied the trusted hops)."""
+    """Per account when signed in, else per client address (after ProxyFix applied the trusted hops).
+
+    The limiter's check runs before the view (and before ``authenticate_before_parsing``), so the token is read
+    here: otherwise every resident behind one NAT would share one address's limit. A bad token counts by address
+    (the request is refused with 401 right after)."""
+    from app.auth.core import optional_user
+    from app.errors import APIError
+
     user = getattr(g, "current_user", None)
+    if user is None and request.headers.get("Authorization"):
+        try:
+            user = optional_user()
+        except APIError:
+            user = None
     if user is not None:
         return f"user:{user.id}"
     return f"ip:{request.remote_addr or 'unknown'}"

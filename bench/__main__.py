@@ -1,6 +1,6 @@
-"""Run every benchmark: ``make bench`` (uses BENCH_DATABASE_URL / BENCH_REDIS_URL, else embedded servers)."""
+"""``make bench``: the whole benchmark (see ``bench/run.py``); ``python -m bench.outbox_throughput`` alone."""
 
-from bench import outbox_throughput
+from bench import run
 
 if __name__ == "__main__":
-    outbox_throughput.main()
+    run.main()

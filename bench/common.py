@@ -9,6 +9,8 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance" / "bench"
+#: Signs the tokens the runner issues in-process and the servers check: one value for both.
+SECRET_KEY = "bench-" * 8
 
 
 def bench_app():
@@ -32,7 +34,7 @@ def bench_app():
             "EMBEDDED": False,
             "DEMO_MODE": False,
             "INSTANCE_PATH": str(INSTANCE),
-            "SECRET_KEY": "bench",
+            "SECRET_KEY": SECRET_KEY,
             "FIELD_ENCRYPTION_KEYS": "b1:" + "A" * 43 + "=",
             "LOOKUP_HASH_KEY": "A" * 43 + "=",
         }
