@@ -80,6 +80,15 @@ def database_url(server_urls: dict[str, str], worker_id: str) -> Iterator[str]:
     admin.dispose()
 
 
+def redis_lock_file(host: str, port: int, index: int) -> Path:
+    """The lock a run holds on a shared server's database index. It lives in the machine's temp folder, not the
+    checkout: runs from two checkouts (CI's clone and a developer's tree) share the server, so they must see each
+    other's claims."""
+    folder = Path(tempfile.gettempdir()) / "linli-test-redis-locks" / f"{host}-{port}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"db-{index}.lock"
+
+
 @pytest.fixture(scope="session")
 def redis_url(server_urls: dict[str, str]) -> Iterator[str]:
     url = server_urls["redis"]
@@ -92,12 +101,8 @@ def redis_url(server_urls: dict[str, str]) -> Iterator[str]:
 
     parsed = redis_lib.connection.parse_url(url)
     host, port = parsed.get("host", "127.0.0.1"), parsed.get("port", 6379)
-    # The locks live in the machine's temp folder, not the checkout: runs from two checkouts (CI's clone and a
-    # developer's tree) share the server, so they must see each other's claims.
-    locks = Path(tempfile.gettempdir()) / "linli-test-redis-locks" / f"{host}-{port}"
-    locks.mkdir(parents=True, exist_ok=True)
     for index in range(1, 16):
-        handle = (locks / f"db-{index}.lock").open("a")
+        handle = redis_lock_file(host, port, index).open("a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

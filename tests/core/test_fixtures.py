@@ -40,15 +40,17 @@ def test_committed_db_truncated_after_the_previous_test(committed_db):
 def test_redis_fixture_starts_empty_and_uses_a_database_claimed_by_this_run(redis):
     import fcntl
 
-    from tests.conftest import TEST_INSTANCE
+    from tests.conftest import redis_lock_file
 
     assert redis.dbsize() == 0
     redis.set("fixture-key", "1")
-    index = redis.connection_pool.connection_kwargs.get("db", 0)
+    kwargs = redis.connection_pool.connection_kwargs
+    index = kwargs.get("db", 0)
     if index == 0:
         return  # an embedded server of this run's own
-    # Another run could not take this index while we hold it.
-    with (TEST_INSTANCE / f"redis-db-{index}.lock").open("a") as other_run, pytest.raises(BlockingIOError):
+    # Another run, from any checkout on this machine, could not take this index while we hold it.
+    lock = redis_lock_file(kwargs.get("host", "127.0.0.1"), kwargs.get("port", 6379), index)
+    with lock.open("a") as other_run, pytest.raises(BlockingIOError):
         fcntl.flock(other_run, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
