@@ -15,7 +15,7 @@ from app import audit, push
 from app.accounts.models import User
 from app.accounts.resident_models import HouseholdMembership, MembershipStatus, Resident
 from app.accounts.residents import mask_phone
-from app.auth.scopes import authorize, community_ids_for
+from app.auth.scopes import authorize
 from app.community.errors import RegionNotFound
 from app.community.models import Building, Estate, Household, Region, Unit
 from app.community.services import get_region
@@ -25,7 +25,7 @@ from app.push.models import Delivery, InboxItem, Unreachable
 from notices import audience
 from notices.errors import NoticeNotPublished, ReminderAlreadySent
 from notices.models import Notice, NoticeStatus
-from notices.services import SOURCE_KIND, TEMPLATE_ID, _staff_notice
+from notices.services import SOURCE_KIND, TEMPLATE_ID, _staff_notice, within_staff_communities
 
 log = logging.getLogger(__name__)
 
@@ -116,18 +116,7 @@ def followup_rows(staff, notice: Notice) -> list[dict[str, Any]]:
         .where(states.c.state != "read", Resident.erased_at.is_(None))
         .order_by(states.c.state, Resident.id)
     )
-    communities = community_ids_for(staff, "notices.read")
-    if communities is not None:
-        query = query.where(
-            sa.select(HouseholdMembership.id)
-            .join(Household, Household.id == HouseholdMembership.household_id)
-            .where(
-                HouseholdMembership.resident_id == Resident.id,
-                HouseholdMembership.status == MembershipStatus.active,
-                Household.community_id.in_(communities),
-            )
-            .exists()
-        )
+    query = within_staff_communities(query, staff)
     return [
         {"id": public_id, "real_name": name, "address": address or "", "phone": mask_phone(phone), "state": state}
         for public_id, name, address, phone, state in db.session.execute(query)

@@ -418,18 +418,7 @@ def unread_page(staff, public_id: str, *, cursor: str | None, limit: int) -> dic
             .exists()
         )
         query = sa.select(Resident).where(Resident.id.in_(reached), ~read, Resident.erased_at.is_(None))
-        communities = community_ids_for(staff, "notices.read")
-        if communities is not None:
-            query = query.where(
-                sa.select(HouseholdMembership.id)
-                .join(Household, Household.id == HouseholdMembership.household_id)
-                .where(
-                    HouseholdMembership.resident_id == Resident.id,
-                    HouseholdMembership.status == MembershipStatus.active,
-                    Household.community_id.in_(communities),
-                )
-                .exists()
-            )
+        query = within_staff_communities(query, staff)
         page = keyset_page(db.session, query, [Resident.created_at, Resident.public_id], cursor=cursor, limit=limit)
         residents: list[Resident] = page["items"]
         # Addresses with their names in one statement (``household_address`` would cost one per household).
@@ -469,3 +458,21 @@ def unread_page(staff, public_id: str, *, cursor: str | None, limit: int) -> dic
             for resident in residents
         ]
         return page
+
+
+def within_staff_communities(query, staff):
+    """``query`` over residents narrowed to those with an active membership in a community where ``staff`` may
+    read notices (unchanged for someone who reads every community)."""
+    communities = community_ids_for(staff, "notices.read")
+    if communities is None:
+        return query
+    return query.where(
+        sa.select(HouseholdMembership.id)
+        .join(Household, Household.id == HouseholdMembership.household_id)
+        .where(
+            HouseholdMembership.resident_id == Resident.id,
+            HouseholdMembership.status == MembershipStatus.active,
+            Household.community_id.in_(communities),
+        )
+        .exists()
+    )
