@@ -400,3 +400,33 @@ def test_the_issue_channel_names_are_accepted(configured, payables, make_payee, 
     payee = make_payee()
     jsapi = open_payment(resident, [payables.add(payee, resident, 100)], "wechat_jsapi")
     assert "paySign" in jsapi["pay_params"]
+
+
+def test_a_refund_sent_while_the_gateway_answers_5xx_is_retried_until_it_settles_once(
+    paying, fake_wechatpay, client, run_jobs
+):
+    """Fault matrix: WeChat Pay answers 500 to the first two refund attempts. Nothing is lost: each failure is
+    recorded and a retry is due after the back-off; the third attempt succeeds; the gateway holds one refund (the
+    out_refund_no is its idempotency key) and the money moves once."""
+    body, _ = paying()
+    fake_wechatpay.pay(body["out_trade_no"])
+    notify(client, *fake_wechatpay.transaction_notification(body["out_trade_no"]))
+    with atomic():
+        refund = refund_payment(body["id"], 1250, "居民申请退款", "test:refund-5xx")
+
+    fake_wechatpay.fail_next = 2
+    for attempt in (1, 2):
+        run_jobs()
+        row = database.session.get(Refund, refund.id, populate_existing=True)
+        assert (row.status, row.attempts) == (RefundStatus.pending, attempt)
+        assert row.last_error == "ChannelError: 支付渠道暂时不可用，请稍后再试"
+        assert run_jobs()["pushed"] == 0  # the next attempt waits for its back-off
+        make_due()
+
+    run_jobs()
+    row = database.session.get(Refund, refund.id, populate_existing=True)
+    assert (row.status, row.attempts, row.last_error) == (RefundStatus.succeeded, 3, None)
+    assert [r["amount"]["refund"] for r in fake_wechatpay.refunds.values()] == [1250]
+    make_due()
+    run_jobs()
+    assert database.session.scalar(sa.select(sa.func.count()).select_from(Refund)) == 1
