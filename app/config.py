@@ -55,6 +55,19 @@ def env_hhmm(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def env_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    """A rate limit in flask-limiter's notation (``"10 per hour; 30 per day"``); a typo would silently drop the limit,
+    so it is parsed here."""
+    from limits import parse_many
+
+    value = env_str(env, name, default)
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate limit like '10 per hour; 30 per day', got {value!r}") from None
+    return value
+
+
 @dataclass
 class Config:
     """Every setting the service reads. ``Config.from_env()`` builds it; tests pass overrides as a mapping."""
@@ -99,6 +112,7 @@ class Config:
     AUTH_REVOCATION_CACHE_SECONDS: float = 2.0
     #: Timeout of each call to the WeChat API, in seconds.
     WECHAT_TIMEOUT: float = 5.0
+    #: The limit of every endpoint without one of its own, per account (signed in) or client address.
     RATELIMIT_DEFAULT: str = "600 per minute"
     #: Push fan-out: residents per batch (one statement each) and batches per job.
     PUSH_BATCH_SIZE: int = 1000
@@ -115,11 +129,15 @@ class Config:
     WECHATPAY_PUBLIC_KEY_PATH: str | None = None
     WECHATPAY_PUBLIC_KEY_ID: str | None = None
     WECHATPAY_GATEWAY: str = "https://api.mch.weixin.qq.com"
+    #: Without the public key: where downloaded platform certificates are kept (default ``<instance>/wechatpay_certs``).
+    WECHATPAY_CERT_DIR: str | None = None
     #: Alipay as an ISV (第三方应用); payees authorise the app (app_auth_token). Off until all three are set.
     ALIPAY_APP_ID: str | None = None
     ALIPAY_PRIVATE_KEY_PATH: str | None = None
     ALIPAY_PUBLIC_KEY_PATH: str | None = None
     ALIPAY_GATEWAY: str = "https://openapi.alipay.com/gateway.do"
+    #: The platform's Alipay user id (2088…) that receives the commission by royalty settlement (分账).
+    ALIPAY_ROYALTY_ACCOUNT: str | None = None
     #: Public base URL the gateways call back (``<base>/api/v1/payments/notify/wechat`` and ``…/alipay``).
     PAYMENTS_NOTIFY_BASE_URL: str | None = None
     #: Read timeout of each call to a payment gateway, in seconds.
@@ -167,6 +185,10 @@ class Config:
     NEIGHBOURS_REPORT_THRESHOLD: int = 3
     NEIGHBOURS_POST_RATE_LIMIT: str = "10 per hour"
     NEIGHBOURS_COMMENT_RATE_LIMIT: str = "60 per hour"
+    #: Rate limits per account on uploads, complaints (诉求) and vendor applications (see README "Rate limits").
+    FILES_UPLOAD_RATE_LIMIT: str = "100 per hour; 500 per day"
+    GOVSERVICE_COMPLAINT_RATE_LIMIT: str = "10 per hour; 30 per day"
+    MARKETPLACE_VENDOR_APPLY_RATE_LIMIT: str = "5 per day"
     #: The mini-program's message-push token (消息推送 Token): verifies WeChat's callbacks (media-check results).
     WECHAT_MESSAGE_TOKEN: str | None = None
     #: Public https base URL of this API, for URLs outside services fetch (images sent to WeChat's media check).
@@ -203,6 +225,7 @@ class Config:
             ACCESS_TOKEN_MINUTES=env_int(env, "ACCESS_TOKEN_MINUTES", 10, minimum=1),
             REFRESH_TOKEN_DAYS=env_int(env, "REFRESH_TOKEN_DAYS", 30, minimum=1),
             AUTH_REVOCATION_CACHE_SECONDS=env_int(env, "AUTH_REVOCATION_CACHE_SECONDS", 2, minimum=0),
+            RATELIMIT_DEFAULT=env_limit(env, "RATELIMIT_DEFAULT", "600 per minute"),
             PUSH_BATCH_SIZE=env_int(env, "PUSH_BATCH_SIZE", 1000, minimum=1),
             PUSH_BATCHES_PER_JOB=env_int(env, "PUSH_BATCHES_PER_JOB", 20, minimum=1),
             PUSH_SMS_PER_PHONE_HOUR=env_int(env, "PUSH_SMS_PER_PHONE_HOUR", 5, minimum=0),
@@ -214,10 +237,12 @@ class Config:
             WECHATPAY_PUBLIC_KEY_PATH=env_str(env, "WECHATPAY_PUBLIC_KEY_PATH"),
             WECHATPAY_PUBLIC_KEY_ID=env_str(env, "WECHATPAY_PUBLIC_KEY_ID"),
             WECHATPAY_GATEWAY=env_str(env, "WECHATPAY_GATEWAY", "https://api.mch.weixin.qq.com"),
+            WECHATPAY_CERT_DIR=env_str(env, "WECHATPAY_CERT_DIR"),
             ALIPAY_APP_ID=env_str(env, "ALIPAY_APP_ID"),
             ALIPAY_PRIVATE_KEY_PATH=env_str(env, "ALIPAY_PRIVATE_KEY_PATH"),
             ALIPAY_PUBLIC_KEY_PATH=env_str(env, "ALIPAY_PUBLIC_KEY_PATH"),
             ALIPAY_GATEWAY=env_str(env, "ALIPAY_GATEWAY", "https://openapi.alipay.com/gateway.do"),
+            ALIPAY_ROYALTY_ACCOUNT=env_str(env, "ALIPAY_ROYALTY_ACCOUNT"),
             PAYMENTS_NOTIFY_BASE_URL=env_str(env, "PAYMENTS_NOTIFY_BASE_URL"),
             PAYMENTS_GATEWAY_TIMEOUT=env_int(env, "PAYMENTS_GATEWAY_TIMEOUT", 10, minimum=1),
             DB_POOL_SIZE=env_int(env, "DB_POOL_SIZE", 10, minimum=1),
@@ -247,8 +272,13 @@ class Config:
             ELDERCARE_AUTO_CONFIRM_HOURS=env_int(env, "ELDERCARE_AUTO_CONFIRM_HOURS", 24, minimum=1),
             ELDERCARE_MEAL_CUTOFF=env_hhmm(env, "ELDERCARE_MEAL_CUTOFF", "10:00"),
             NEIGHBOURS_REPORT_THRESHOLD=env_int(env, "NEIGHBOURS_REPORT_THRESHOLD", 3, minimum=1),
-            NEIGHBOURS_POST_RATE_LIMIT=env_str(env, "NEIGHBOURS_POST_RATE_LIMIT", "10 per hour"),
-            NEIGHBOURS_COMMENT_RATE_LIMIT=env_str(env, "NEIGHBOURS_COMMENT_RATE_LIMIT", "60 per hour"),
+            NEIGHBOURS_POST_RATE_LIMIT=env_limit(env, "NEIGHBOURS_POST_RATE_LIMIT", "10 per hour"),
+            NEIGHBOURS_COMMENT_RATE_LIMIT=env_limit(env, "NEIGHBOURS_COMMENT_RATE_LIMIT", "60 per hour"),
+            FILES_UPLOAD_RATE_LIMIT=env_limit(env, "FILES_UPLOAD_RATE_LIMIT", "100 per hour; 500 per day"),
+            GOVSERVICE_COMPLAINT_RATE_LIMIT=env_limit(
+                env, "GOVSERVICE_COMPLAINT_RATE_LIMIT", "10 per hour; 30 per day"
+            ),
+            MARKETPLACE_VENDOR_APPLY_RATE_LIMIT=env_limit(env, "MARKETPLACE_VENDOR_APPLY_RATE_LIMIT", "5 per day"),
             WECHAT_MESSAGE_TOKEN=env_str(env, "WECHAT_MESSAGE_TOKEN"),
             PUBLIC_BASE_URL=env_str(env, "PUBLIC_BASE_URL"),
         )

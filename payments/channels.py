@@ -76,6 +76,12 @@ class Channel(ABC):
     def refund(self, payment: Payment, refund: Refund) -> RefundResult:
         """Return ``refund.amount_fen`` of the payment's money (idempotent per ``refund.out_refund_no``)."""
 
+    def before_refund(self, payment: Payment, refund: Refund) -> str | None:
+        """Work the channel must finish before the money can go back (profit shared from the payment must be
+        returned first). None: go ahead; a reason: not yet, the job asks again shortly (not a failed attempt).
+        Raising counts as a failed attempt."""
+        return None
+
 
 class SandboxChannel(Channel):
     """The embedded default's channel: no money moves. A sandbox payment is paid by the demo-mode confirm endpoint,

@@ -91,5 +91,11 @@ class ChannelError(APIError):
     status, code, message = 502, "channel_error", "支付渠道暂时不可用，请稍后再试"
 
 
+class ChannelTimeout(ChannelError):
+    """The gateway did not answer in time (it may still have acted: jobs ask it again by the same key)."""
+
+    status, code, message = 504, "channel_timeout", "支付渠道响应超时，请稍后再试"
+
+
 class UnknownTrade(Exception):
     """A channel reported money for an ``out_trade_no`` we never issued (logged; the gateway is told to retry)."""

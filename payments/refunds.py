@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 REFUND_BACKOFF = (30, 120, 600, 1800, 7200)
 #: How long to wait before asking again about a refund the channel is still processing.
 PROCESSING_RECHECK = timedelta(minutes=2)
+#: How long a refund waits for what its channel must finish first (a profit share in flight, its return).
+WAIT_RECHECK = timedelta(minutes=1)
 
 
 def refund(payment: Payment | str, amount_fen: int, reason: str, key: str, *, actor=None) -> Refund:
@@ -121,10 +123,17 @@ def run_refund(refund_id: int) -> str:
         if item is None or item.status is not RefundStatus.pending:
             return "nothing_to_do"
         payment = item.payment
+        channel = channel_of(payment.channel.value)
         item.attempts += 1
         try:
+            waiting = channel.before_refund(payment, item)
+            if waiting is not None:
+                item.attempts -= 1  # not an attempt: the channel is finishing what must come first
+                outbox.enqueue(jobs.run_refund, item.id, delay=WAIT_RECHECK)
+                log.info("refund %s waits: %s", item.id, waiting)
+                return "waiting"
             # Safe to repeat: channels treat out_refund_no as the idempotency key of the refund.
-            result = channel_of(payment.channel.value).refund(payment, item)
+            result = channel.refund(payment, item)
         except Exception as error:
             _attempt_failed(item, error)
             return "failed_attempt"

@@ -53,6 +53,8 @@ class AlipaySettings:
     gateway: str = DEFAULT_GATEWAY
     notify_url: str | None = None
     timeout: float = 10.0
+    #: The platform's Alipay user id receiving commissions; None: payees with a commission cannot take Alipay.
+    royalty_account: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> AlipaySettings | None:
@@ -66,6 +68,7 @@ class AlipaySettings:
             gateway=config.get("ALIPAY_GATEWAY") or DEFAULT_GATEWAY,
             notify_url=notify_url(config.get("PAYMENTS_NOTIFY_BASE_URL"), "alipay"),
             timeout=float(config.get("PAYMENTS_GATEWAY_TIMEOUT") or 10.0),
+            royalty_account=config.get("ALIPAY_ROYALTY_ACCOUNT") or None,
         )
 
 
@@ -114,8 +117,12 @@ class AlipayGateway:
             raw = str(getattr(error, "_AliPayException__message", ""))
             code = _error_code(raw) or str(getattr(error, "_AliPayException__code", "") or "error_response")
             raise GatewayError(code, f"{method}: {raw}"[:500]) from error
+        except urllib.error.HTTPError as error:  # a 5xx page from the gateway or a proxy in front of it
+            raise GatewayError(f"HTTP_{error.code}", method, retryable=True, status=error.code) from error
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-            raise GatewayError("network_error", f"{method}: {error}", retryable=True) from error
+            timed_out = isinstance(error, TimeoutError) or isinstance(getattr(error, "reason", None), TimeoutError)
+            code = "timeout" if timed_out else "network_error"
+            raise GatewayError(code, f"{method}: {error}", retryable=True) from error
         except ValueError as error:  # not JSON
             raise GatewayError("bad_response", f"{method}: {error}", retryable=True) from error
         code = str(answer.get("code", ""))
@@ -137,19 +144,24 @@ class AlipayGateway:
         amount_fen: int,
         expires_at: datetime,
         app_auth_token: str,
+        royalty_freeze: bool = False,
         now: datetime | None = None,
     ) -> str:
         """The signed order string the phone app hands to the Alipay SDK (``alipay.trade.app.pay``); no HTTP.
 
-        ``timeout_express`` comes from the payment's expiry, so Alipay refuses money after it.
+        ``timeout_express`` comes from the payment's expiry, so Alipay refuses money after it. With
+        ``royalty_freeze`` (payees who owe a commission) Alipay keeps the money frozen in the seller's balance until
+        the settlement (``order_settle``) shares it and unfreezes the rest.
         """
-        biz_content = {
+        biz_content: dict[str, Any] = {
             "subject": subject[:256],
             "out_trade_no": out_trade_no,
             "total_amount": fen_to_yuan(amount_fen),
             "product_code": "QUICK_MSECURITY_PAY",
             "timeout_express": timeout_express(expires_at, now),
         }
+        if royalty_freeze:
+            biz_content["extend_params"] = {"royalty_freeze": "true"}
         return self.client.client_api(
             "alipay.trade.app.pay",
             biz_content,
@@ -180,17 +192,87 @@ class AlipayGateway:
                 raise
 
     def refund(
-        self, *, out_trade_no: str, out_request_no: str, refund_fen: int, app_auth_token: str, reason: str = ""
+        self,
+        *,
+        out_trade_no: str,
+        out_request_no: str,
+        refund_fen: int,
+        app_auth_token: str,
+        reason: str = "",
+        royalty_return: tuple[str, int] | None = None,
     ) -> dict[str, Any]:
-        """Refund synchronously; idempotent per ``out_request_no`` (a repeat answers ``fund_change: N``)."""
-        biz_content = {
+        """Refund synchronously; idempotent per ``out_request_no`` (a repeat answers ``fund_change: N``).
+
+        :param royalty_return: ``(account, fen)``: take that much of the refund back from the royalty receiver
+            (退分账). APP payments must say so explicitly; without it Alipay takes the whole refund from the seller.
+        """
+        biz_content: dict[str, Any] = {
             "out_trade_no": out_trade_no,
             "out_request_no": out_request_no,
             "refund_amount": fen_to_yuan(refund_fen),
         }
         if reason:
             biz_content["refund_reason"] = reason[:256]
+        if royalty_return and royalty_return[1] > 0:
+            account, fen = royalty_return
+            biz_content["refund_royalty_parameters"] = [
+                {
+                    "royalty_type": "transfer",
+                    "trans_out_type": "userId",
+                    "trans_out": account,
+                    "amount": fen_to_yuan(fen),
+                    "desc": "退款退回平台服务费",
+                }
+            ]
         return self._call("alipay.trade.refund", biz_content, app_auth_token)
+
+    # --- royalty settlement (分账) ------------------------------------------------------------------------------
+
+    def royalty_bind(self, *, account: str, out_request_no: str, app_auth_token: str) -> dict[str, Any]:
+        """Bind the platform's account as the seller's royalty receiver (alipay.trade.royalty.relation.bind)."""
+        biz_content = {
+            "receiver_list": [{"type": "userId", "account": account, "memo": "平台服务费"}],
+            "out_request_no": out_request_no,
+        }
+        return self._call("alipay.trade.royalty.relation.bind", biz_content, app_auth_token)
+
+    def order_settle(
+        self, *, trade_no: str, out_request_no: str, account: str, amount_fen: int, app_auth_token: str
+    ) -> dict[str, Any]:
+        """Settle a frozen trade: ``amount_fen`` to ``account`` and, with ``royalty_finish``, unfreeze the rest for
+        the seller (0 fen: only unfreeze). Idempotent per ``out_request_no``."""
+        royalty = []
+        if amount_fen > 0:
+            royalty.append(
+                {
+                    "royalty_type": "transfer",
+                    "trans_in_type": "userId",
+                    "trans_in": account,
+                    "amount": fen_to_yuan(amount_fen),
+                    "desc": "平台服务费",
+                }
+            )
+        biz_content = {
+            "out_request_no": out_request_no,
+            "trade_no": trade_no,
+            "royalty_parameters": royalty,
+            "extend_params": {"royalty_finish": "true"},
+        }
+        return self._call("alipay.trade.order.settle", biz_content, app_auth_token)
+
+    def order_settle_query(self, *, trade_no: str, out_request_no: str, app_auth_token: str) -> dict[str, Any] | None:
+        """The settlement as Alipay recorded it (``royalty_detail_list`` with each detail's ``state``); None when
+        Alipay has none under this ``out_request_no``."""
+        try:
+            return self._call(
+                "alipay.trade.order.settle.query",
+                {"out_request_no": out_request_no, "trade_no": trade_no},
+                app_auth_token,
+            )
+        except GatewayError as error:
+            if error.code in ("ACQ.SETTLE_NOT_EXIST", "ACQ.TRADE_SETTLE_NOT_EXIST", "ACQ.TRADE_NOT_EXIST"):
+                return None
+            raise
 
     def query_refund(self, *, out_trade_no: str, out_request_no: str, app_auth_token: str) -> dict[str, Any]:
         """``refund_status`` is REFUND_SUCCESS once the money went back; absent while unknown."""

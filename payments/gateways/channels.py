@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from app.api import SHANGHAI
 from app.db import utcnow
 from app.extensions import db
 from payments.channels import Channel, RefundResult, TradeState, register_channel
-from payments.errors import ChannelError
+from payments.errors import ChannelError, ChannelTimeout
 from payments.gateways.alipay import AlipayGateway, AlipaySettings
 from payments.gateways.common import GatewayError, yuan_to_fen
 from payments.gateways.errors import WeChatOpenidMissing
@@ -56,6 +57,7 @@ _WECHAT_KEYS = (
     "WECHATPAY_PUBLIC_KEY_PATH",
     "WECHATPAY_PUBLIC_KEY_ID",
     "WECHATPAY_GATEWAY",
+    "WECHATPAY_CERT_DIR",
     "WECHAT_MINI_APPID",
     "WECHAT_OPEN_APPID",
     "PAYMENTS_NOTIFY_BASE_URL",
@@ -66,6 +68,7 @@ _ALIPAY_KEYS = (
     "ALIPAY_PRIVATE_KEY_PATH",
     "ALIPAY_PUBLIC_KEY_PATH",
     "ALIPAY_GATEWAY",
+    "ALIPAY_ROYALTY_ACCOUNT",
     "PAYMENTS_NOTIFY_BASE_URL",
     "PAYMENTS_GATEWAY_TIMEOUT",
 )
@@ -85,7 +88,9 @@ def wechatpay_gateway() -> WeChatPayGateway | None:
     """The service provider's WeChat Pay client, or None when it is not configured here."""
 
     def build(config):
-        settings = WeChatPaySettings.from_config(config)
+        settings = WeChatPaySettings.from_config(
+            config, default_cert_dir=os.path.join(current_app.instance_path, "wechatpay_certs")
+        )
         return WeChatPayGateway(settings) if settings else None
 
     return _cached("wechatpay", _WECHAT_KEYS, build)
@@ -102,7 +107,8 @@ def alipay_gateway() -> AlipayGateway | None:
 
 
 def _channel_error(error: GatewayError) -> ChannelError:
-    return ChannelError(details={"gateway_code": error.code, "retryable": error.retryable})
+    kind = ChannelTimeout if error.code == "timeout" else ChannelError
+    return kind(details={"gateway_code": error.code, "retryable": error.retryable})
 
 
 def _title(payment: Payment) -> str:
@@ -190,17 +196,29 @@ class WeChatPayChannel(Channel):
                 return
             raise _channel_error(error) from error
 
+    def before_refund(self, payment: Payment, refund: Refund) -> str | None:
+        from payments.gateways.share_returns import prepare_refund
+
+        return prepare_refund(payment, refund)
+
     def refund(self, payment: Payment, refund: Refund) -> RefundResult:
         gateway = self._gateway()
         try:
-            answer = gateway.refund(
-                out_trade_no=payment.out_trade_no,
-                out_refund_no=refund.out_refund_no,
-                refund_fen=refund.amount_fen,
-                total_fen=payment.paid_fen,
-                sub_mchid=payment.payee.wechat_sub_mchid,
-                reason=refund.reason,
-            )
+            answer = None
+            if refund.attempts > 1 or refund.channel_refund_id:
+                # An earlier attempt may have reached WeChat Pay and lost its answer: ask before sending again.
+                answer = gateway.query_refund(
+                    out_refund_no=refund.out_refund_no, sub_mchid=payment.payee.wechat_sub_mchid
+                )
+            if answer is None:
+                answer = gateway.refund(
+                    out_trade_no=payment.out_trade_no,
+                    out_refund_no=refund.out_refund_no,
+                    refund_fen=refund.amount_fen,
+                    total_fen=payment.paid_fen,
+                    sub_mchid=payment.payee.wechat_sub_mchid,
+                    reason=refund.reason,
+                )
         except GatewayError as error:
             raise _channel_error(error) from error
         status = answer.get("status")
@@ -255,7 +273,11 @@ class AlipayChannel(Channel):
         return alipay_gateway() is not None
 
     def accepts(self, payee: Payee) -> bool:
-        return payee.alipay_app_auth_token_ciphertext is not None
+        if payee.alipay_app_auth_token_ciphertext is None:
+            return False
+        # A commission is taken by royalty settlement to the platform's account: without one, no Alipay for them.
+        gateway = alipay_gateway()
+        return payee.commission_bps <= 0 or bool(gateway and gateway.settings.royalty_account)
 
     def prepay(self, payment: Payment) -> dict[str, Any]:
         gateway = self._gateway()
@@ -268,6 +290,7 @@ class AlipayChannel(Channel):
                 amount_fen=payment.amount_fen,
                 expires_at=payment.expires_at,
                 app_auth_token=token,
+                royalty_freeze=payment.payee.commission_bps > 0,
             )
         except GatewayError as error:
             log.warning("alipay prepay of payment %s failed: %s", payment.id, error)
@@ -290,19 +313,42 @@ class AlipayChannel(Channel):
                 return
             raise _channel_error(error) from error
 
+    def before_refund(self, payment: Payment, refund: Refund) -> str | None:
+        from payments.gateways.share_returns import prepare_refund
+
+        return prepare_refund(payment, refund)
+
     def refund(self, payment: Payment, refund: Refund) -> RefundResult:
+        from payments.gateways.share_returns import alipay_royalty_return, finish_alipay_return
+
+        gateway, token = self._gateway(), _token(payment.payee)
         try:
-            answer = self._gateway().refund(
+            if refund.attempts > 1:
+                # An earlier attempt may have refunded and lost its answer: ask before sending again.
+                known = gateway.query_refund(
+                    out_trade_no=payment.out_trade_no, out_request_no=refund.out_refund_no, app_auth_token=token
+                )
+                if known.get("refund_status") == "REFUND_SUCCESS":
+                    finish_alipay_return(refund, known)
+                    return RefundResult("succeeded", known.get("trade_no"), known)
+            answer = gateway.refund(
                 out_trade_no=payment.out_trade_no,
                 out_request_no=refund.out_refund_no,
                 refund_fen=refund.amount_fen,
-                app_auth_token=_token(payment.payee),
+                app_auth_token=token,
                 reason=refund.reason,
+                royalty_return=alipay_royalty_return(gateway, refund),
             )
         except GatewayError as error:
             raise _channel_error(error) from error
         # Alipay refunds synchronously; a repeat of the same out_request_no answers fund_change "N".
+        finish_alipay_return(refund, answer)
         return RefundResult("succeeded", answer.get("trade_no"), answer)
+
+
+def alipay_token(payee: Payee) -> str:
+    """The payee's app_auth_token, decrypted. :raises ChannelError: the payee has not authorised the app."""
+    return _token(payee)
 
 
 def _token(payee: Payee) -> str:
@@ -329,10 +375,18 @@ def ensure_alipay_seller(gateway: AlipayGateway, payee: Payee, token: str) -> Al
         "auth_app_id": info.get("auth_app_id"),
         "checked_at": utcnow(),
     }
+    insert = pg_insert(AlipaySeller).values(payee_id=payee.id, **values)
+    # The royalty relation belongs to the seller: kept while the new token acts for the same one, else bound again.
+    same_seller = AlipaySeller.seller_id == insert.excluded.seller_id
     db.session.execute(
-        pg_insert(AlipaySeller)
-        .values(payee_id=payee.id, **values)
-        .on_conflict_do_update(index_elements=[AlipaySeller.payee_id], set_=values)
+        insert.on_conflict_do_update(
+            index_elements=[AlipaySeller.payee_id],
+            set_={
+                **values,
+                "royalty_account": sa.case((same_seller, AlipaySeller.royalty_account), else_=None),
+                "royalty_bound_at": sa.case((same_seller, AlipaySeller.royalty_bound_at), else_=None),
+            },
+        )
     )
     log.info("payee %s: Alipay token acts for seller %s", payee.id, info["user_id"])
     return db.session.get(AlipaySeller, payee.id, populate_existing=True)

@@ -69,6 +69,10 @@ class AlipaySeller(db.Model):
     seller_id: Mapped[str] = mapped_column(sa.String(32), index=True)
     auth_app_id: Mapped[str | None] = mapped_column(sa.String(32))
     checked_at: Mapped[updated_at]
+    #: The platform's Alipay account bound as this seller's royalty receiver (alipay.trade.royalty.relation.bind),
+    #: once per seller; cleared when the token starts acting for another seller.
+    royalty_account: Mapped[str | None] = mapped_column(sa.String(32))
+    royalty_bound_at: Mapped[datetime | None]
 
 
 class ShareStatus(enum.Enum):
@@ -126,3 +130,41 @@ class ReconciliationReport(db.Model):
     error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
+
+
+class ReturnStatus(enum.Enum):
+    pending = "pending"  # to send (or ask about, when an earlier answer was lost)
+    processing = "processing"  # WeChat Pay accepted it and finishes later
+    finished = "finished"  # the commission part is back with the payee (or nothing had to go back: 0 fen)
+
+
+class ShareReturn(db.Model):
+    """Commission given back before a refund of a payment whose commission was shared (分账回退), one per refund.
+
+    The platform keeps the commission on what stays paid, rounded down: a refund returns
+    ``share - returned so far - commission_fen(paid, refunded)``, so the returns add up to the whole share once
+    everything is refunded. WeChat Pay gets its own return order; Alipay takes it in the refund itself
+    (``refund_royalty_parameters``).
+    """
+
+    __tablename__ = "payments_gateway_share_returns"
+    __table_args__ = (
+        sa.CheckConstraint(f"out_return_no ~ '{TRADE_NO_PATTERN}'", name="out_return_no_format"),
+        sa.CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[intpk]
+    share_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("payments_gateway_profit_shares.id", ondelete="RESTRICT"), index=True
+    )
+    #: One return per refund: the guard that makes a refund take commission back once.
+    refund_id: Mapped[int] = mapped_column(sa.ForeignKey("payments_refunds.id", ondelete="RESTRICT"), unique=True)
+    out_return_no: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: new_trade_no("RT"))
+    amount_fen: Mapped[money_fen]
+    status: Mapped[ReturnStatus] = mapped_column(default=ReturnStatus.pending)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    channel_return_id: Mapped[str | None] = mapped_column(sa.String(64))
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[created_at]
+    finished_at: Mapped[datetime | None]

@@ -6,8 +6,15 @@ signature, then AES-256-GCM decryption. Knows no database; the channel adapters 
 records.
 
 wechatpayv3 has no setting for the gateway address: it is the private ``Core._gate_way``, set after construction
-(wechatpayv3 is pinned for that). Only the "WeChat Pay public key" mode is used: the platform-certificate mode
-downloads certificates from the gateway inside the constructor and whenever it meets an unknown serial.
+(wechatpayv3 is pinned for that). Two ways to verify WeChat Pay's signatures:
+
+- the "WeChat Pay public key" (微信支付公钥, ``WECHATPAY_PUBLIC_KEY_PATH`` + ``_ID``), what new merchants get;
+- without it, platform certificates (平台证书): downloaded from ``GET /v3/certificates`` (each decrypted with the
+  APIv3 key, which only WeChat Pay and we know, and kept in ``cert_dir`` as ``<serial>.pem``, the layout wechatpayv3
+  reads), and a signature is checked with the certificate its ``Wechatpay-Serial`` names. wechatpayv3 would
+  download them inside its constructor, from the real gateway (the address can only be set afterwards), so they are
+  downloaded here first and the client is built on the filled ``cert_dir``. A notification naming an unknown serial
+  (WeChat Pay rotated its certificate) downloads them again, at most once per ``CERTIFICATE_REFRESH_SECONDS``.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import gzip
 import hashlib
 import json
 import logging
+import os
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +34,7 @@ from typing import Any
 
 import requests
 from wechatpayv3 import WeChatPay, WeChatPayType
-from wechatpayv3.utils import load_public_key, rsa_verify
+from wechatpayv3.utils import aes_decrypt, build_authorization, load_certificate, load_public_key, rsa_verify
 
 from app.api import SHANGHAI
 from payments.gateways.common import GatewayError, NotificationRejected, notify_url, pem, read_text
@@ -38,6 +47,8 @@ NOTIFICATION_MAX_SKEW = 300
 #: Error codes after which the same call may succeed (WeChat Pay's own list of "retry later" codes).
 RETRYABLE_CODES = {"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "BANKERROR", "RATELIMIT_EXCEEDED"}
 DEFAULT_GATEWAY = "https://api.mch.weixin.qq.com"
+#: Certificate mode: an unknown serial downloads the certificates again at most this often.
+CERTIFICATE_REFRESH_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -48,8 +59,10 @@ class WeChatPaySettings:
     private_key: str
     cert_serial: str
     apiv3_key: str
-    public_key: str
-    public_key_id: str
+    #: The public-key mode; both None: the platform-certificate mode, with certificates kept in ``cert_dir``.
+    public_key: str | None
+    public_key_id: str | None
+    cert_dir: str | None = None
     gateway: str = DEFAULT_GATEWAY
     mini_appid: str | None = None
     open_appid: str | None = None
@@ -57,28 +70,31 @@ class WeChatPaySettings:
     timeout: tuple[float, float] = (5.0, 10.0)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> WeChatPaySettings | None:
-        required = (
-            "WECHATPAY_SP_MCHID",
-            "WECHATPAY_PRIVATE_KEY_PATH",
-            "WECHATPAY_CERT_SERIAL",
-            "WECHATPAY_APIV3_KEY",
-            "WECHATPAY_PUBLIC_KEY_PATH",
-            "WECHATPAY_PUBLIC_KEY_ID",
-        )
+    def from_config(cls, config: Mapping[str, Any], *, default_cert_dir: str | None = None) -> WeChatPaySettings | None:
+        """None until the merchant settings are present. With ``WECHATPAY_PUBLIC_KEY_PATH`` and ``_ID`` the
+        public-key mode; with neither the platform-certificate mode (``WECHATPAY_CERT_DIR``, else
+        ``default_cert_dir``); one without the other is a configuration error."""
+        required = ("WECHATPAY_SP_MCHID", "WECHATPAY_PRIVATE_KEY_PATH", "WECHATPAY_CERT_SERIAL", "WECHATPAY_APIV3_KEY")
         if not all(config.get(name) for name in required):
             return None
         apiv3_key = config["WECHATPAY_APIV3_KEY"]
         if len(apiv3_key.encode()) != 32:
             raise ValueError("WECHATPAY_APIV3_KEY must be 32 bytes (the APIv3 key set in the merchant console)")
+        key_path, key_id = config.get("WECHATPAY_PUBLIC_KEY_PATH"), config.get("WECHATPAY_PUBLIC_KEY_ID")
+        if bool(key_path) != bool(key_id):
+            raise ValueError("set both WECHATPAY_PUBLIC_KEY_PATH and WECHATPAY_PUBLIC_KEY_ID, or neither")
+        cert_dir = None if key_path else (config.get("WECHATPAY_CERT_DIR") or default_cert_dir)
+        if not key_path and not cert_dir:
+            raise ValueError("the platform-certificate mode needs WECHATPAY_CERT_DIR")
         timeout = float(config.get("PAYMENTS_GATEWAY_TIMEOUT") or 10.0)
         return cls(
             sp_mchid=config["WECHATPAY_SP_MCHID"],
             private_key=pem(read_text(config["WECHATPAY_PRIVATE_KEY_PATH"]), "private"),
             cert_serial=config["WECHATPAY_CERT_SERIAL"],
             apiv3_key=apiv3_key,
-            public_key=pem(read_text(config["WECHATPAY_PUBLIC_KEY_PATH"]), "public"),
-            public_key_id=config["WECHATPAY_PUBLIC_KEY_ID"],
+            public_key=pem(read_text(key_path), "public") if key_path else None,
+            public_key_id=key_id or None,
+            cert_dir=cert_dir,
             gateway=(config.get("WECHATPAY_GATEWAY") or DEFAULT_GATEWAY).rstrip("/"),
             mini_appid=config.get("WECHAT_MINI_APPID"),
             open_appid=config.get("WECHAT_OPEN_APPID"),
@@ -98,13 +114,116 @@ class WeChatPayGateway:
     def __init__(self, settings: WeChatPaySettings) -> None:
         self.settings = settings
         self._clients: dict[str, WeChatPay] = {}
-        self._platform_key = load_public_key(settings.public_key)
+        #: Platform keys by the serial WeChat Pay names them with (the public key's id, or certificate serials).
+        self._platform_keys: dict[str, Any] = {}
+        self._refreshed_at = 0.0
+        self._lock = threading.Lock()
+        if settings.public_key_id:
+            self._platform_keys[settings.public_key_id] = load_public_key(settings.public_key)
+
+    @property
+    def certificate_mode(self) -> bool:
+        return not self.settings.public_key_id
+
+    # --- platform certificates -----------------------------------------------------------------------------
+
+    def _ensure_certificates(self) -> None:
+        """Certificate mode: the valid certificates in ``cert_dir``, downloaded when there are none."""
+        if not self.certificate_mode or self._platform_keys:
+            return
+        with self._lock:
+            if self._platform_keys:
+                return
+            self._platform_keys.update(self._load_certificates())
+            if not self._platform_keys:
+                self.download_certificates()
+
+    def _load_certificates(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        directory = self.settings.cert_dir
+        if not directory or not os.path.isdir(directory):
+            return found
+        now = datetime.now().astimezone()
+        for name in sorted(os.listdir(directory)):
+            if not name.lower().endswith(".pem"):
+                continue
+            with open(os.path.join(directory, name), encoding="utf-8") as handle:
+                certificate = load_certificate(handle.read())
+            if certificate and certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
+                found[f"{certificate.serial_number:X}"] = certificate.public_key()
+        return found
+
+    def download_certificates(self) -> set[str]:
+        """``GET /v3/certificates``: decrypt each with the APIv3 key, keep the valid ones as ``<serial>.pem`` in
+        ``cert_dir`` (wechatpayv3's layout), and check the answer's signature with the certificate it names.
+
+        :raises GatewayError: unreachable, refused, or no valid certificate in the answer.
+        """
+        s, path = self.settings, "/v3/certificates"
+        authorization = build_authorization(path, "GET", s.sp_mchid, s.cert_serial, self._merchant_key())
+        try:
+            response = requests.get(
+                s.gateway + path,
+                headers={"Authorization": authorization, "Accept": "application/json"},
+                timeout=s.timeout,
+            )
+        except requests.Timeout as error:
+            raise GatewayError("timeout", f"certificates: {error}", retryable=True) from error
+        except requests.RequestException as error:
+            raise GatewayError("network_error", f"certificates: {error}", retryable=True) from error
+        if response.status_code != 200:
+            raise GatewayError(f"HTTP_{response.status_code}", "certificates", retryable=response.status_code >= 500)
+        downloaded: dict[str, Any] = {}
+        texts: dict[str, str] = {}
+        for item in (response.json().get("data") or []) if response.content else []:
+            encrypted = item.get("encrypt_certificate") or {}
+            text = aes_decrypt(
+                nonce=encrypted.get("nonce", ""),
+                ciphertext=encrypted.get("ciphertext", ""),
+                associated_data=encrypted.get("associated_data", ""),
+                apiv3_key=s.apiv3_key,
+            )
+            certificate = load_certificate(text) if text else None
+            now = datetime.now().astimezone()
+            if certificate is None or not (certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc):
+                continue
+            serial = f"{certificate.serial_number:X}"
+            downloaded[serial], texts[serial] = certificate.public_key(), text
+        signer = downloaded.get((response.headers.get("Wechatpay-Serial") or "").upper())
+        if signer is None or not rsa_verify(
+            response.headers.get("Wechatpay-Timestamp", ""),
+            response.headers.get("Wechatpay-Nonce", ""),
+            response.text,
+            response.headers.get("Wechatpay-Signature", ""),
+            signer,
+        ):
+            raise GatewayError("bad_response_signature", "certificates answer not signed by its certificate")
+        os.makedirs(s.cert_dir, exist_ok=True)
+        for serial, text in texts.items():
+            target = os.path.join(s.cert_dir, f"{serial}.pem")
+            if not os.path.exists(target):
+                with open(target, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+        self._platform_keys.update(downloaded)
+        self._clients.clear()  # clients are built on cert_dir: rebuild them with the new certificates
+        self._refreshed_at = time.monotonic()
+        log.info("wechatpay platform certificates downloaded: %s", ", ".join(sorted(downloaded)))
+        return set(downloaded)
+
+    def _merchant_key(self):
+        from wechatpayv3.utils import load_private_key
+
+        return load_private_key(self.settings.private_key)
 
     # --- plumbing ------------------------------------------------------------------------------------------
 
     def client(self, appid: str | None = None) -> WeChatPay:
-        """The wechatpayv3 client for ``appid`` (the app the payer's openid belongs to), pointed at our gateway."""
+        """The wechatpayv3 client for ``appid`` (the app the payer's openid belongs to), pointed at our gateway.
+
+        :raises GatewayError: certificate mode, and the certificates could not be downloaded.
+        """
         appid = appid or self.settings.mini_appid or self.settings.open_appid or ""
+        self._ensure_certificates()
         client = self._clients.get(appid)
         if client is None:
             s = self.settings
@@ -120,6 +239,8 @@ class WeChatPayGateway:
                 timeout=s.timeout,
                 public_key=s.public_key,
                 public_key_id=s.public_key_id,
+                # Certificate mode: filled by _ensure_certificates, so the constructor finds them and calls no one.
+                cert_dir=s.cert_dir if self.certificate_mode else None,
             )
             client._core._gate_way = s.gateway  # private in wechatpayv3 2.0.4; no public setting exists
             self._clients[appid] = client
@@ -129,6 +250,8 @@ class WeChatPayGateway:
         """Run one wechatpayv3 call and turn its (status, text) or exception into a dict or a GatewayError."""
         try:
             status, body = func(*args, **kwargs)
+        except requests.Timeout as error:  # the answer may be lost after the gateway acted: ask again, by its key
+            raise GatewayError("timeout", f"{what}: {error}", retryable=True) from error
         except requests.RequestException as error:
             raise GatewayError("network_error", f"{what}: {error}", retryable=True) from error
         except Exception as error:  # wechatpayv3 raises bare Exception, e.g. for a bad answer signature
@@ -329,6 +452,38 @@ class WeChatPayGateway:
             sub_mchid=sub_mchid,
         )
 
+    def profit_share_return(
+        self, *, out_order_no: str, out_return_no: str, sub_mchid: str, amount_fen: int, description: str
+    ) -> dict[str, Any]:
+        """Take ``amount_fen`` of the shared commission back from the service provider to the payee (分账回退), so
+        the refund can come from the payee's balance. ``result`` is SUCCESS, PROCESSING or FAILED; idempotent per
+        ``out_return_no``."""
+        return self._call(
+            "profit_share_return",
+            self.client().profitsharing_return,
+            out_return_no=out_return_no,
+            return_mchid=self.settings.sp_mchid,
+            amount=amount_fen,
+            description=description[:80],
+            out_order_no=out_order_no,
+            sub_mchid=sub_mchid,
+        )
+
+    def query_profit_share_return(self, *, out_order_no: str, out_return_no: str, sub_mchid: str) -> dict | None:
+        """The return as WeChat Pay recorded it; None when it never arrived there."""
+        try:
+            return self._call(
+                "query_profit_share_return",
+                self.client().profitsharing_return_query,
+                out_order_no=out_order_no,
+                out_return_no=out_return_no,
+                sub_mchid=sub_mchid,
+            )
+        except GatewayError as error:
+            if error.code in ("RESOURCE_NOT_EXISTS", "ORDER_NOT_EXIST"):
+                return None
+            raise
+
     # --- statements --------------------------------------------------------------------------------------
 
     def trade_bill(self, bill_date: date, *, sub_mchid: str | None = None) -> bytes:
@@ -360,14 +515,32 @@ class WeChatPayGateway:
     # --- notifications -----------------------------------------------------------------------------------
 
     def known_serials(self) -> set[str]:
-        return {self.settings.public_key_id}
+        return set(self._platform_keys)
+
+    def _platform_key_for(self, serial: str):
+        """The key a notification's serial names. Certificate mode: an unknown serial downloads the certificates
+        again (WeChat Pay rotated them), at most once per ``CERTIFICATE_REFRESH_SECONDS``."""
+        if not self.certificate_mode:
+            return self._platform_keys.get(serial)
+        serial = serial.upper()
+        try:
+            self._ensure_certificates()
+            if serial not in self._platform_keys and (
+                time.monotonic() - self._refreshed_at > CERTIFICATE_REFRESH_SECONDS
+            ):
+                with self._lock:
+                    self.download_certificates()
+        except GatewayError as error:
+            raise NotificationRejected("certificates_unavailable", str(error)[:200]) from error
+        return self._platform_keys.get(serial)
 
     def verify_notification(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> dict:
         """Check a notification and return it with ``resource`` decrypted.
 
-        Order of checks: the serial names our platform key (an unknown one would make wechatpayv3 fetch
-        certificates, for unauthenticated input); the timestamp is within five minutes (wechatpayv3 has no replay
-        check); the signature; then AES-256-GCM decryption with the APIv3 key.
+        Order of checks: the timestamp is within five minutes (wechatpayv3 has no replay check); the serial names
+        our platform key or a certificate we hold (an unknown one would make wechatpayv3 fetch certificates for
+        unauthenticated input; we do so ourselves only in certificate mode, throttled); the signature; then
+        AES-256-GCM decryption with the APIv3 key.
 
         :raises NotificationRejected: with reason ``missing_headers``, ``unknown_serial``, ``stale_timestamp``,
             ``bad_signature``, ``malformed`` or ``decrypt_failed``.
@@ -378,8 +551,6 @@ class WeChatPayGateway:
         missing = [name for name in names if not given[name]]
         if missing:
             raise NotificationRejected("missing_headers", ", ".join(missing), retry=False)
-        if given["Wechatpay-Serial"] not in self.known_serials():
-            raise NotificationRejected("unknown_serial", given["Wechatpay-Serial"][:64], retry=False)
         if given["Wechatpay-Signature-Type"] != SIGNATURE_TYPE:
             raise NotificationRejected("bad_signature", "unsupported signature type", retry=False)
         try:
@@ -388,6 +559,10 @@ class WeChatPayGateway:
             raise NotificationRejected("stale_timestamp", "not a number", retry=False) from None
         if abs((now if now is not None else time.time()) - stamp) > NOTIFICATION_MAX_SKEW:
             raise NotificationRejected("stale_timestamp", str(stamp), retry=False)
+        # After the cheap checks: in certificate mode an unknown serial may download certificates (throttled).
+        platform_key = self._platform_key_for(given["Wechatpay-Serial"])
+        if platform_key is None:
+            raise NotificationRejected("unknown_serial", given["Wechatpay-Serial"][:64], retry=False)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -397,7 +572,7 @@ class WeChatPayGateway:
             given["Wechatpay-Nonce"],
             text,
             given["Wechatpay-Signature"],
-            self._platform_key,
+            platform_key,
         ):
             raise NotificationRejected("bad_signature", retry=False)
         try:

@@ -14,6 +14,7 @@ import io
 import json
 import secrets
 import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -103,6 +104,18 @@ class FakeAlipay:
     calls: list[SeenCall] = field(default_factory=list)
     #: (seller_id, bill date) -> zip bytes; built from the trades when absent.
     bills: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    #: Royalty receivers bound per seller (alipay.trade.royalty.relation.bind): seller id -> accounts.
+    royalty_receivers: dict[str, set[str]] = field(default_factory=dict)
+    #: Settlements (alipay.trade.order.settle) by out_request_no.
+    settlements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The next ``fail_next`` gateway calls answer HTTP ``fail_status`` with an HTML page, doing nothing.
+    fail_next: int = 0
+    fail_status: int = 502
+    #: The next ``slow_next`` gateway calls are carried out, then answered after ``slow_seconds`` (lost answers).
+    slow_next: int = 0
+    slow_seconds: float = 1.5
+    #: Only calls of this method fail or are slow (None: any call).
+    fault_method: str | None = None
     server: ThreadingHTTPServer | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -154,6 +167,8 @@ class FakeAlipay:
                     "app_auth_token": merchant.app_auth_token,
                     "notify_url": params.get("notify_url"),
                     "gmt_create": now_text(),
+                    "royalty_freeze": (biz.get("extend_params") or {}).get("royalty_freeze") == "true",
+                    "frozen": (biz.get("extend_params") or {}).get("royalty_freeze") == "true",
                 },
             )
         return trade
@@ -341,13 +356,28 @@ class FakeAlipay:
                 else:
                     params = dict(parse_qsl(url.query, keep_blank_values=True))
                     params.update(dict(parse_qsl(raw, keep_blank_values=True)))
-                    payload = fake.answer(params).encode()
-                    status, content_type = 200, "application/json; charset=utf-8"
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                    with fake.lock:
+                        chosen = fake.fault_method in (None, params.get("method"))
+                        failing = chosen and fake.fail_next > 0
+                        slow = chosen and not failing and fake.slow_next > 0
+                        fake.fail_next -= failing
+                        fake.slow_next -= slow
+                    if failing:
+                        status, content_type = fake.fail_status, "text/html"
+                        payload = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+                    else:
+                        payload = fake.answer(params).encode()
+                        status, content_type = 200, "application/json; charset=utf-8"
+                    if slow:
+                        time.sleep(fake.slow_seconds)  # done, but the caller gave up before the answer came
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
         self.server = serve_in_thread(Handler, "fake-alipay")
         return self
@@ -420,6 +450,9 @@ class FakeAlipay:
                         "alipay.trade.refund": self._refund,
                         "alipay.trade.fastpay.refund.query": self._refund_query,
                         "alipay.data.dataservice.bill.downloadurl.query": self._bill_url,
+                        "alipay.trade.royalty.relation.bind": self._royalty_bind,
+                        "alipay.trade.order.settle": self._settle,
+                        "alipay.trade.order.settle.query": self._settle_query,
                     }.get(method)
                     if handler is None:
                         body = {
@@ -509,11 +542,32 @@ class FakeAlipay:
         )
         if cents <= 0 or cents + already > round(float(trade["total_amount"]) * 100):
             return self._fail("40004", "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限")
+        royalty_back = []
+        for item in biz.get("refund_royalty_parameters") or []:
+            account, back = item.get("trans_out"), round(float(item.get("amount", "0")) * 100)
+            shared = sum(
+                round(float(r["amount"]) * 100)
+                for s in self.settlements.values()
+                if s["trade_no"] == trade["trade_no"]
+                for r in s["royalty_parameters"]
+                if r.get("trans_in") == account
+            )
+            returned = sum(
+                b
+                for r in self.refunds.values()
+                if r["out_trade_no"] == trade["out_trade_no"]
+                for a, b in r["royalty_back"]
+                if a == account
+            )
+            if item.get("trans_out_type") != "userId" or back <= 0 or back + returned > shared or back > cents:
+                return self._fail("40004", "ACQ.REFUND_ROYALTY_AMOUNT_ERROR", "退分账金额超过分账金额")
+            royalty_back.append((account, back))
         self.refunds[request_no] = {
             "out_trade_no": trade["out_trade_no"],
             "out_request_no": request_no,
             "refund_amount": biz["refund_amount"],
             "gmt_refund_pay": now_text(),
+            "royalty_back": royalty_back,
         }
         if cents + already == round(float(trade["total_amount"]) * 100):
             trade["trade_status"] = "TRADE_CLOSED"
@@ -539,6 +593,74 @@ class FakeAlipay:
                 "refund_amount": refund["refund_amount"],
                 "total_amount": trade["total_amount"],
                 "refund_status": "REFUND_SUCCESS",
+            }
+        )
+
+    def _royalty_bind(self, biz, merchant) -> dict[str, Any]:
+        receivers = biz.get("receiver_list") or []
+        if not biz.get("out_request_no") or not receivers:
+            return self._fail("40004", "isv.invalid-parameter", "参数有误")
+        for receiver in receivers:
+            if receiver.get("type") != "userId" or not str(receiver.get("account", "")).startswith("2088"):
+                return self._fail("40004", "RECEIVER_INVALID", "分账接收方不合法")
+            self.royalty_receivers.setdefault(merchant.seller_id, set()).add(receiver["account"])
+        return self._ok({"result_code": "SUCCESS"})
+
+    def _settle(self, biz, merchant) -> dict[str, Any]:
+        request_no = biz.get("out_request_no") or ""
+        if request_no in self.settlements:
+            return self._ok({"trade_no": biz.get("trade_no"), "settle_no": self.settlements[request_no]["settle_no"]})
+        trade = next((t for t in self.trades.values() if t["trade_no"] == biz.get("trade_no")), None)
+        if trade is None or trade["seller_id"] != merchant.seller_id:
+            return self._fail("40004", "ACQ.TRADE_NOT_EXIST", "交易不存在")
+        if not trade.get("royalty_freeze") or not trade.get("frozen"):
+            return self._fail("40004", "ACQ.TRADE_SETTLE_ERROR", "交易未冻结或已完结分账")
+        if trade["trade_status"] not in ("TRADE_SUCCESS", "TRADE_FINISHED"):
+            return self._fail("40004", "ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
+        royalty = biz.get("royalty_parameters") or []
+        total = 0
+        for item in royalty:
+            if item.get("trans_in") not in self.royalty_receivers.get(merchant.seller_id, set()):
+                return self._fail("40004", "ACQ.ALLOC_NOT_BIND_RELATION", "分账关系未绑定")
+            total += round(float(item.get("amount", "0")) * 100)
+        if total > round(float(trade["total_amount"]) * 100) * 0.3:
+            return self._fail("40004", "ACQ.ALLOC_AMOUNT_VALIDATE_ERROR", "分账金额超过最大可分账比例")
+        if (biz.get("extend_params") or {}).get("royalty_finish") == "true":
+            trade["frozen"] = False
+        settle_no = datetime.now(SHANGHAI).strftime("%Y%m%d") + f"{secrets.randbelow(10**24):024d}"
+        self.settlements[request_no] = {
+            "out_request_no": request_no,
+            "trade_no": trade["trade_no"],
+            "settle_no": settle_no,
+            "royalty_parameters": royalty,
+            "royalty_finish": (biz.get("extend_params") or {}).get("royalty_finish") == "true",
+            "operation_dt": now_text(),
+        }
+        return self._ok({"trade_no": trade["trade_no"], "settle_no": settle_no})
+
+    def _settle_query(self, biz, merchant) -> dict[str, Any]:
+        settled = self.settlements.get(biz.get("out_request_no") or "")
+        if settled is None or settled["trade_no"] != biz.get("trade_no"):
+            return self._fail("40004", "ACQ.SETTLE_NOT_EXIST", "分账请求不存在")
+        details = [
+            {
+                "operation_type": "transfer",
+                "execute_dt": settled["operation_dt"],
+                "trans_out": merchant.seller_id,
+                "trans_out_type": "userId",
+                "trans_in": item["trans_in"],
+                "trans_in_type": item["trans_in_type"],
+                "amount": item["amount"],
+                "state": "SUCCESS",
+                "detail_id": settled["settle_no"] + str(index),
+            }
+            for index, item in enumerate(settled["royalty_parameters"])
+        ]
+        return self._ok(
+            {
+                "out_request_no": settled["out_request_no"],
+                "operation_dt": settled["operation_dt"],
+                "royalty_detail_list": details,
             }
         )
 

@@ -11,6 +11,7 @@ Keys are generated in the tests (``WeChatPayKeys.generate``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import json
@@ -28,10 +29,12 @@ from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
 import requests
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.x509.oid import NameOID
 
 from tests.fakes import serve_in_thread, stop_server
 
@@ -94,6 +97,41 @@ class WeChatPayKeys:
     def generate(cls) -> WeChatPayKeys:
         return cls(merchant=new_rsa_key(), platform=new_rsa_key())
 
+    @property
+    def platform_certificate(self) -> x509.Certificate:
+        """A platform certificate (平台证书) for the platform key, valid now, as the certificate mode downloads it."""
+        cached = self.__dict__.get("_certificate")
+        if cached is None:
+            name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com Root CA (fake)")])
+            now = datetime.now(UTC)
+            cached = (
+                x509.CertificateBuilder()
+                .subject_name(name)
+                .issuer_name(name)
+                .public_key(self.platform.public_key())
+                .serial_number(int(self.platform_serial, 16))
+                .not_valid_before(now - timedelta(days=1))
+                .not_valid_after(now + timedelta(days=365))
+                .sign(self.platform, hashes.SHA256())
+            )
+            self.__dict__["_certificate"] = cached
+        return cached
+
+    platform_serial: str = "6A2F3B7C9D1E0F1122334455667788990AABBCCD"
+
+    @property
+    def cert_serial_hex(self) -> str:
+        """The platform certificate's serial as WeChat Pay writes it in ``Wechatpay-Serial``."""
+        return self.platform_serial
+
+    def write_certificate_mode(self, directory: Path) -> dict[str, str]:
+        """The settings of the platform-certificate mode: the public-key settings left out."""
+        settings = self.write(directory)
+        settings["WECHATPAY_PUBLIC_KEY_PATH"] = ""
+        settings["WECHATPAY_PUBLIC_KEY_ID"] = ""
+        settings["WECHATPAY_CERT_DIR"] = str(directory / "platform_certs")
+        return settings
+
     def write(self, directory: Path) -> dict[str, str]:
         """Write the key files our settings name; return those settings (without the gateway address)."""
         directory.mkdir(parents=True, exist_ok=True)
@@ -135,7 +173,19 @@ class FakeWeChatPay:
     bill_tokens: dict[str, str] = field(default_factory=dict)
     #: Refunds finish at once (SUCCESS) unless set to PROCESSING.
     refund_status: str = "SUCCESS"
+    #: Profit-sharing returns (分账回退) by out_return_no; they finish at once unless set to PROCESSING or FAILED.
+    returns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    return_result: str = "SUCCESS"
+    #: The next ``fail_next`` authenticated calls answer ``fail_status`` (5xx) without doing anything.
     fail_next: int = 0
+    fail_status: int = 500
+    #: The next ``slow_next`` calls are carried out, then answered after ``slow_seconds`` (longer than our timeout:
+    #: the effect happened, the answer is lost).
+    slow_next: int = 0
+    slow_seconds: float = 1.5
+    #: Platform-certificate mode: answers and notifications are signed by the platform certificate's key and name
+    #: its serial; ``GET /v3/certificates`` serves it encrypted with the APIv3 key.
+    certificate_mode: bool = False
     server: ThreadingHTTPServer | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -291,7 +341,8 @@ class FakeWeChatPay:
             "Content-Type": "application/json",
             "Wechatpay-Timestamp": stamp,
             "Wechatpay-Nonce": nonce,
-            "Wechatpay-Serial": serial or self.keys.public_key_id,
+            "Wechatpay-Serial": serial
+            or (self.keys.cert_serial_hex if self.certificate_mode else self.keys.public_key_id),
             "Wechatpay-Signature-Type": SIGNATURE_TYPE,
             "Wechatpay-Signature": rsa_sign(signing_key or self.keys.platform, f"{stamp}\n{nonce}\n{body}\n"),
         }
@@ -422,6 +473,10 @@ class FakeWeChatPay:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode() if length else ""
                 status, answer, content_type = fake.answer(method, self.path, raw, self.headers)
+                with fake.lock:
+                    slow, fake.slow_next = fake.slow_next > 0, max(fake.slow_next - 1, 0)
+                if slow:
+                    time.sleep(fake.slow_seconds)  # done, but the caller gave up before the answer came
                 if isinstance(answer, bytes):
                     payload, headers = answer, {}
                 else:
@@ -435,7 +490,8 @@ class FakeWeChatPay:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(payload)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(payload)
 
         self.server = serve_in_thread(Handler, "fake-wechatpay")
         return self
@@ -474,7 +530,9 @@ class FakeWeChatPay:
             return refused
         if self.fail_next:
             self.fail_next -= 1
-            return 500, {"code": "SYSTEM_ERROR", "message": "系统错误"}, self.JSON
+            return self.fail_status, {"code": "SYSTEM_ERROR", "message": "系统错误"}, self.JSON
+        if method == "GET" and path == "/v3/certificates":
+            return 200, self._certificates(), self.JSON
         routes = [
             ("POST", r"/v3/pay/partner/transactions/(jsapi|app)", self._prepay),
             ("GET", r"/v3/pay/partner/transactions/out-trade-no/([^/]+)", self._query),
@@ -483,6 +541,8 @@ class FakeWeChatPay:
             ("GET", r"/v3/refund/domestic/refunds/([^/]+)", self._query_refund),
             ("POST", r"/v3/profitsharing/orders", self._profit_share),
             ("POST", r"/v3/profitsharing/orders/unfreeze", self._unfreeze),
+            ("POST", r"/v3/profitsharing/return-orders", self._return),
+            ("GET", r"/v3/profitsharing/return-orders/([^/]+)", self._query_return),
             ("GET", r"/v3/bill/tradebill", self._trade_bill),
         ]
         for route_method, pattern, handler in routes:
@@ -712,6 +772,74 @@ class FakeWeChatPay:
         }
         self.profit_sharing.setdefault(body.get("out_order_no") or "", record)
         return 200, self.profit_sharing[body.get("out_order_no") or ""]
+
+    def _certificates(self) -> dict[str, Any]:
+        cert = self.keys.platform_certificate
+        pem_text = cert.public_bytes(serialization.Encoding.PEM).decode()
+        nonce = secrets.token_hex(6)
+        ciphertext = AESGCM(self.keys.apiv3_key.encode()).encrypt(nonce.encode(), pem_text.encode(), b"certificate")
+        return {
+            "data": [
+                {
+                    "serial_no": self.keys.cert_serial_hex,
+                    "effective_time": cert.not_valid_before_utc.astimezone(SHANGHAI).isoformat(timespec="seconds"),
+                    "expire_time": cert.not_valid_after_utc.astimezone(SHANGHAI).isoformat(timespec="seconds"),
+                    "encrypt_certificate": {
+                        "algorithm": "AEAD_AES_256_GCM",
+                        "nonce": nonce,
+                        "associated_data": "certificate",
+                        "ciphertext": base64.b64encode(ciphertext).decode(),
+                    },
+                }
+            ]
+        }
+
+    def _return(self, *, query, body) -> tuple[int, dict]:
+        refused = self._sub_mchid_error(body.get("sub_mchid"))
+        if refused:
+            return refused
+        share = self.profit_sharing.get(body.get("out_order_no") or "")
+        if share is None or share["sub_mchid"] != body["sub_mchid"]:
+            return 400, {"code": "INVALID_REQUEST", "message": "分账单不存在"}
+        existing = self.returns.get(body.get("out_return_no") or "")
+        if existing is not None:
+            return 200, existing
+        receiver = next((r for r in share["receivers"] if r["account"] == body.get("return_mchid")), None)
+        if receiver is None:
+            return 400, {"code": "INVALID_REQUEST", "message": "回退方不是分账接收方"}
+        returned = sum(
+            r["amount"]
+            for r in self.returns.values()
+            if r["out_order_no"] == share["out_order_no"] and r["result"] != "FAILED"
+        )
+        amount = body.get("amount")
+        if not isinstance(amount, int) or amount <= 0 or amount + returned > receiver["amount"]:
+            return 400, {"code": "INVALID_REQUEST", "message": "回退金额超过分账金额"}
+        record = {
+            "sub_mchid": body["sub_mchid"],
+            "order_id": share["order_id"],
+            "out_order_no": share["out_order_no"],
+            "out_return_no": body["out_return_no"],
+            "return_id": "30000" + secrets.token_hex(12)[:24],
+            "return_mchid": body["return_mchid"],
+            "amount": amount,
+            "description": body.get("description"),
+            "result": self.return_result,
+            "create_time": datetime.now(SHANGHAI).isoformat(timespec="seconds"),
+        }
+        if self.return_result == "FAILED":
+            record["fail_reason"] = "ACCOUNT_ABNORMAL"
+        self.returns[body["out_return_no"]] = record
+        return 200, record
+
+    def _query_return(self, out_return_no: str, *, query, body) -> tuple[int, dict]:
+        refused = self._sub_mchid_error(query.get("sub_mchid"))
+        if refused:
+            return refused
+        record = self.returns.get(out_return_no)
+        if record is None or record["out_order_no"] != query.get("out_order_no"):
+            return 404, {"code": "RESOURCE_NOT_EXISTS", "message": "回退单不存在"}
+        return 200, record
 
     def _trade_bill(self, *, query, body) -> tuple[int, dict]:
         bill_date = query.get("bill_date", "")

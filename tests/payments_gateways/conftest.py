@@ -19,6 +19,8 @@ from tests.payments import kinds
 from tests.payments.conftest import Payables
 
 SUB_MCHID = "1900000109"
+#: The platform's Alipay user id receiving commissions.
+ROYALTY_ACCOUNT = "2088000000000001"
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +61,7 @@ def gateway_settings(fake_wechatpay, fake_alipay, wechatpay_keys, alipay_keys, k
         "WECHATPAY_GATEWAY": fake_wechatpay.base_url,
         "ALIPAY_GATEWAY": fake_alipay.gateway_url,
         "PAYMENTS_NOTIFY_BASE_URL": "https://linli.example.com",
+        "ALIPAY_ROYALTY_ACCOUNT": ROYALTY_ACCOUNT,
     }
 
 
