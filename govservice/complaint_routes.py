@@ -10,6 +10,7 @@ from app.auth import current_user, require
 from app.auth.scopes import scoped
 from app.community.services import get_community
 from app.idempotency import idempotent
+from app.ratelimit import limit_from_setting
 from govservice import complaint_views, complaints, open311
 from govservice.complaint_schemas import (
     ComplaintCategoryCreateSchema,
@@ -53,10 +54,12 @@ class Complaints(MethodView):
     @blp.arguments(ComplaintCreateSchema)
     @blp.response(201, ComplaintDetailSchema)
     @require()
+    @limit_from_setting("GOVSERVICE_COMPLAINT_RATE_LIMIT")
     def post(self, data):
         """Submit a complaint or suggestion (诉求) in a community I live in, with up to 6 photos (my private uploads)
 
-        422 `not_a_community_member` outside my communities; 404 `complaint_category_not_found`.
+        422 `not_a_community_member` outside my communities; 404 `complaint_category_not_found`; past
+        `GOVSERVICE_COMPLAINT_RATE_LIMIT` per account, 429 `rate_limited`.
         """
         user = current_user()
         return complaint_views.detail(complaints.submit(user, data), staff=False, user=user)

@@ -13,6 +13,7 @@ from app.auth import current_user, require
 from app.files import services
 from app.files.models import StoredFile
 from app.files.schemas import FileSchema, FileUploadSchema, SignedUrlArgsSchema
+from app.ratelimit import limit_from_setting
 
 blp = Blueprint("files", __name__, url_prefix="/api/v1/files", description="文件上传与下载")
 
@@ -74,11 +75,13 @@ class Files(MethodView):
     @blp.arguments(FileUploadSchema, location="files")
     @blp.response(201, FileSchema)
     @require()
+    @limit_from_setting("FILES_UPLOAD_RATE_LIMIT")
     def post(self, data):
         """Upload an image or PDF
 
         The type is recognised from the bytes (JPEG, PNG, WebP, GIF, PDF); the file is private unless
-        `visibility=public`. The answer carries a URL: signed and short-lived for a private file.
+        `visibility=public`. The answer carries a URL: signed and short-lived for a private file. At most
+        `FILES_UPLOAD_RATE_LIMIT` uploads per account (429 `rate_limited`).
         """
         upload, user = data["file"], current_user()
         stored = services.upload_file(
