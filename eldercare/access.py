@@ -7,7 +7,7 @@ through the ``community`` kind (``Provider.scope_community_ids``): staff of a co
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from app.auth.scopes import register_action, register_scope_kind
 
@@ -28,3 +28,26 @@ for _action, _roles in {
     "eldercare.elder.assess": COMMUNITY_STAFF,  # care level
 }.items():
     register_action(_action, _roles)
+
+
+def refuse(user, resident_id: int, not_found: Exception) -> NoReturn:
+    """Refuse a caller off the elder's side: ``not_found`` (404), except a family member whose delegation from the
+    elder exists but does not allow ``eldercare`` (pending, expired, revoked, or without the scope): 403
+    ``delegation_denied`` from ``acting_for``. They know the elder already, so the refusal reveals nothing, and it
+    tells them what to ask for (issue #12: a delegate without the scope gets 403 on every path naming the elder)."""
+    import sqlalchemy as sa
+
+    from app.accounts.errors import DelegationDenied
+    from app.accounts.resident_models import Resident
+    from app.auth.scopes import acting_for
+    from app.errors import APIError
+    from app.extensions import db
+
+    public_id = db.session.scalar(sa.select(Resident.public_id).where(Resident.id == resident_id))
+    try:
+        acting_for(user, public_id, "eldercare")
+    except DelegationDenied:
+        raise
+    except APIError:
+        pass
+    raise not_found

@@ -28,6 +28,7 @@ from app.community.integrity import refusals
 from app.db import atomic, utcnow
 from app.errors import APIError, Conflict
 from app.extensions import db
+from eldercare.access import refuse
 from eldercare.errors import CareOrderNotFound, CareOrderStateConflict, CommunityNotServed
 from eldercare.meal_models import BalanceEntry, BalanceEntryKind, BalanceTopup, CareBalance, TopupStatus
 from eldercare.meals_errors import CareBalanceExists, CareBalanceNotFound
@@ -80,8 +81,9 @@ def _family_side(user, balance: CareBalance, reason: str | None = None) -> bool:
 
 
 def balance_visible_to(user, public_id: str, *, family_only: bool = False) -> CareBalance:
-    """The elder's side (elder, ``eldercare`` delegate) or, unless ``family_only``, the provider's admin; anyone else
-    gets 404 (a caregiver, another provider's people, a delegate without the ``eldercare`` scope)."""
+    """The elder's side (elder, ``eldercare`` delegate) or, unless ``family_only``, the provider's admin; a family
+    member whose delegation lacks ``eldercare`` gets 403 ``delegation_denied``, anyone else 404 (a caregiver,
+    another provider's people)."""
     balance = get_balance(public_id)
     if balance is None:
         raise CareBalanceNotFound()
@@ -89,7 +91,7 @@ def balance_visible_to(user, public_id: str, *, family_only: bool = False) -> Ca
         return balance
     if _family_side(user, balance):
         return balance
-    raise CareBalanceNotFound()
+    refuse(user, balance.resident_id, CareBalanceNotFound())
 
 
 def read_balance(user, public_id: str) -> dict[str, Any]:
@@ -97,13 +99,18 @@ def read_balance(user, public_id: str) -> dict[str, Any]:
         return balance_view(balance_visible_to(user, public_id))
 
 
-def balance_view(balance: CareBalance) -> dict[str, Any]:
-    provider_public_id, provider_name = db.session.execute(
-        sa.select(Provider.public_id, Provider.name).where(Provider.id == balance.provider_id)
-    ).one()
+def balance_view(balance: CareBalance, elder_public_id: str | None = None, provider=None) -> dict[str, Any]:
+    """``elder_public_id`` and ``provider`` (public id, name): given by a list, which reads them once for all."""
+    if provider is None:
+        provider = db.session.execute(
+            sa.select(Provider.public_id, Provider.name).where(Provider.id == balance.provider_id)
+        ).one()
+    provider_public_id, provider_name = provider
+    if elder_public_id is None:
+        elder_public_id = db.session.scalar(sa.select(Resident.public_id).where(Resident.id == balance.resident_id))
     return {
         "id": balance.public_id,
-        "elder_id": db.session.scalar(sa.select(Resident.public_id).where(Resident.id == balance.resident_id)),
+        "elder_id": elder_public_id,
         "provider_id": provider_public_id,
         "provider_name": provider_name,
         "balance_fen": balance.balance_fen,
@@ -115,10 +122,13 @@ def elder_balances(user, elder_id: str) -> list[dict[str, Any]]:
     """An elder's care balances (one per provider at most), for the elder or an ``eldercare`` delegate."""
     with atomic():
         subject = acting_for(user, elder_id, "eldercare", reason="查看助餐卡")
-        rows = db.session.scalars(
-            sa.select(CareBalance).where(CareBalance.resident_id == subject.id).order_by(CareBalance.id)
+        rows = db.session.execute(
+            sa.select(CareBalance, Provider.public_id, Provider.name)
+            .join(Provider, Provider.id == CareBalance.provider_id)
+            .where(CareBalance.resident_id == subject.id)
+            .order_by(CareBalance.id)
         )
-        return [balance_view(b) for b in rows]
+        return [balance_view(b, subject.public_id, (public_id, name)) for b, public_id, name in rows]
 
 
 def ledger(user, public_id: str, *, cursor: str | None, limit: int) -> dict[str, Any]:
@@ -180,8 +190,10 @@ def request_topup(user, balance_public_id: str, *, amount_fen: int) -> BalanceTo
     ``{"kind": "eldercare.balance_topup", "ids": [topup id]}`` to the provider's payee."""
     with atomic():
         balance = get_balance(balance_public_id)
-        if balance is None or not _family_side(user, balance, reason="助餐卡充值"):
+        if balance is None:
             raise CareBalanceNotFound()
+        if not _family_side(user, balance, reason="助餐卡充值"):
+            refuse(user, balance.resident_id, CareBalanceNotFound())
         ttl = int(current_app.config.get("PAYMENTS_DEFAULT_TTL_MINUTES", 120))
         topup = BalanceTopup(
             balance_id=balance.id,
@@ -293,7 +305,7 @@ def pay_order_from_balance(user, order_public_id: str) -> CareOrder:
         try:
             acting_for(user, subject.public_id, "eldercare", reason="助餐卡支付")
         except APIError:
-            raise CareOrderNotFound() from None
+            refuse(user, subject.id, CareOrderNotFound())
         if order.status is not CareOrderStatus.pending_payment:
             raise CareOrderStateConflict(details={"status": order.status.value})
         if not draw_for_order(order):

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from app import audit
 from app.accounts.resident_models import Resident
-from app.auth.scopes import community_ids_for, register_action
+from app.auth.scopes import community_ids_for, in_tenancy, register_action
 from app.community.models import Region
 from app.db import atomic
 from app.errors import Forbidden
@@ -63,15 +63,19 @@ def claim_report(user, provider_public_id: str, month_text: str) -> dict[str, An
 
     One grouped statement: the claimed subsidy is the sum of the visits' ``claim`` ledger rows.
 
-    :raises Forbidden: the caller is no community staff anywhere.
-    :raises ProviderNotFound: no such provider, or it serves none of the caller's communities.
+    :raises Forbidden: the caller is no community staff anywhere, but the provider is in their tenancy (its own
+        people, a grid worker of a community it serves).
+    :raises ProviderNotFound: no such provider, or it lies outside the caller's tenancy (a resident, a vendor) or
+        serves none of the caller's communities.
     """
     month = parse_month(month_text)
     with atomic():
         communities = community_ids_for(user, "eldercare.claims.read")
-        if communities is not None and not communities:
-            raise Forbidden("只有街道或社区工作人员可以查看补贴申领", details={"action": "eldercare.claims.read"})
         provider = get_provider(provider_public_id)
+        if communities is not None and not communities:
+            if not in_tenancy(user, provider):
+                raise ProviderNotFound()
+            raise Forbidden("只有街道或社区工作人员可以查看补贴申领", details={"action": "eldercare.claims.read"})
         if communities is not None and not (provider.scope_community_ids() & communities):
             raise ProviderNotFound()
         claimed = sa.func.coalesce(sa.func.sum(SubsidyLedgerEntry.amount_fen), 0)

@@ -23,6 +23,7 @@ from app.db import atomic, utcnow
 from app.errors import APIError, ValidationFailed
 from app.extensions import db
 from eldercare import subsidies
+from eldercare.access import refuse
 from eldercare.errors import CareOrderNotFound, CareOrderStateConflict, CommunityNotServed, ScheduledInPast
 from eldercare.models import CancelledBy, CareOrder, CareOrderStatus, PlacedVia, Provider
 from eldercare.providers import offer_communities, offer_for_order, provider_for
@@ -285,7 +286,7 @@ def order_visible_to(user, public_id: str, *, lock: bool = False) -> CareOrder:
         raise CareOrderNotFound()
     if _family_side(user, order) or provider_side(user, order) or can(user, "eldercare.order.staff", order):
         return order
-    raise CareOrderNotFound()
+    refuse(user, order.resident_id, CareOrderNotFound())
 
 
 def my_orders(user, *, elder_id: str | None, cursor: str | None, limit: int) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from app.db import atomic, utcnow
 from app.errors import APIError, ValidationFailed
 from app.extensions import db
 from eldercare import balances, meals
+from eldercare.access import refuse
 from eldercare.errors import CareOrderStateConflict, CommunityNotServed
 from eldercare.meal_models import Series, SeriesOccurrence, SeriesPattern, SeriesPause, SeriesStatus
 from eldercare.meals_errors import SeriesEnded, SeriesNotFound
@@ -79,16 +80,20 @@ def _family(user, series: Series, reason: str | None = None) -> bool:
 def series_visible_to(user, public_id: str) -> Series:
     """The elder, an ``eldercare`` delegate, or the provider's admin; anyone else 404."""
     series = get_series(public_id)
-    if series is None or not (can(user, "eldercare.order.decide", series) or _family(user, series)):
+    if series is None:
         raise SeriesNotFound()
+    if not (can(user, "eldercare.order.decide", series) or _family(user, series)):
+        refuse(user, series.resident_id, SeriesNotFound())
     return series
 
 
 def _family_series(user, public_id: str, reason: str) -> Series:
     """A series the caller may change: the elder or an ``eldercare`` delegate (staff too, with a reason)."""
     series = get_series(public_id, lock=True)
-    if series is None or not _family(user, series, reason=reason):
+    if series is None:
         raise SeriesNotFound()
+    if not _family(user, series, reason=reason):
+        refuse(user, series.resident_id, SeriesNotFound())
     if series.status is SeriesStatus.ended:
         raise SeriesEnded()
     return series

@@ -28,6 +28,7 @@ from app.auth.scopes import authorize, can, register_action, roles_over
 from app.db import atomic, utcnow
 from app.extensions import db
 from eldercare import caregivers, subsidies
+from eldercare.access import refuse
 from eldercare.errors import CareOrderNotFound, CareOrderStateConflict
 from eldercare.models import CareOrder, CareOrderStatus
 from eldercare.orders import _family_side, _provider_order, _refund, family_or_staff, get_order, notify
@@ -222,7 +223,7 @@ def read_visit(user, public_id: str) -> dict[str, Any]:
         if order is None:
             raise CareOrderNotFound()
         if not (_family_side(user, order) or provider_side(user, order) or can(user, "eldercare.order.staff", order)):
-            raise CareOrderNotFound()
+            refuse(user, order.resident_id, CareOrderNotFound())
         return visit_view(order, visit_of(order.id), user=user)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.accounts.delegation import acting_for
+from app.accounts.errors import DelegationDenied
 from app.accounts.resident_models import (
     Delegation,
     DelegationStatus,
@@ -20,11 +21,11 @@ from app.accounts.resident_models import (
     Resident,
 )
 from app.accounts.residents import resident_for_user
-from app.auth.scopes import authorize, can, in_tenancy, register_action
+from app.auth.scopes import authorize, in_tenancy, register_action
 from app.community.errors import HouseholdNotFound
 from app.community.models import Household
 from app.db import utcnow
-from app.errors import Forbidden
+from app.errors import APIError, Forbidden, NotFound
 from app.extensions import db
 
 SCOPE = "bills"
@@ -79,6 +80,37 @@ def _delegating_member(actor: Resident, household_id: int) -> Resident | None:
     )
 
 
+def _refuse_delegate(user, household_id: int) -> None:
+    """Raise ``DelegationDenied`` (403) when the caller holds a delegation from an active member of the household
+    that does not allow ``bills`` (another scope only, pending, expired, revoked): a family member knows the
+    household already, so the refusal reveals nothing and tells them what to ask for (issue #12). Called once every
+    other way in failed (staff in scope are answered by their role first); anyone else: no-op."""
+    actor = resident_for_user(user)
+    if actor is None:
+        return
+    subject_public_id = db.session.scalar(
+        sa.select(Resident.public_id)
+        .join(Delegation, Delegation.subject_resident_id == Resident.id)
+        .join(HouseholdMembership, HouseholdMembership.resident_id == Resident.id)
+        .where(
+            Delegation.actor_resident_id == actor.id,
+            HouseholdMembership.household_id == household_id,
+            HouseholdMembership.status == MembershipStatus.active,
+            Resident.erased_at.is_(None),
+        )
+        .order_by(HouseholdMembership.role, Resident.id)
+        .limit(1)
+    )
+    if subject_public_id is None:
+        return
+    try:
+        acting_for(user, subject_public_id, SCOPE)
+    except DelegationDenied:
+        raise
+    except APIError:  # staff without a reason, no tie at all: not a delegate's refusal
+        return
+
+
 def resident_access(user, household: Household) -> Access | None:
     """A member's or delegate's access, or None. A delegate's access goes through ``acting_for`` (audited)."""
     me = resident_for_user(user)
@@ -98,6 +130,7 @@ def household_access(user, household_public_id: str, *, staff_action: str | None
     :param staff_action: the scoped action staff need (None: residents only, e.g. to make a fee order).
     :raises HouseholdNotFound: (404) the caller neither belongs to it, acts for a member, nor has it in scope.
     :raises Forbidden: (403) staff in scope without a role allowing ``staff_action``.
+    :raises DelegationDenied: (403) a delegate of a member whose delegation does not allow ``bills``.
     """
     household = db.session.scalar(sa.select(Household).where(Household.public_id == household_public_id))
     if household is None:
@@ -110,12 +143,24 @@ def household_access(user, household_public_id: str, *, staff_action: str | None
         return Access("staff", household, None)
     if staff_action is None and in_tenancy(user, household):
         raise Forbidden("只有本户成员或其授权的代办人可以缴费")
+    _refuse_delegate(user, household.id)
     raise HouseholdNotFound()
 
 
-def may_read(user, household: Household) -> bool:
-    """Whether the caller may read this household's bills and receipts (member, delegate or staff)."""
-    return resident_access(user, household) is not None or can(user, "fees.read", household)
+def require_read(user, household: Household, not_found: type[NotFound]) -> None:
+    """Let a member, a ``bills`` delegate or staff with ``fees.read`` read the household's bills, orders, receipts.
+
+    :raises not_found: (404) the household lies outside the caller's tenancy.
+    :raises DelegationDenied: (403) a delegate of a member without ``bills``.
+    :raises Forbidden: (403) inside the caller's scope without a role allowing ``fees.read`` (a grid worker).
+    """
+    if resident_access(user, household) is not None:
+        return
+    if in_tenancy(user, household):
+        authorize(user, "fees.read", household, not_found=not_found)
+        return
+    _refuse_delegate(user, household.id)
+    raise not_found()
 
 
 def payable_households(user) -> list[tuple[Household, str, Resident]]:

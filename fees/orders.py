@@ -21,7 +21,7 @@ from app.community.models import Household
 from app.community.services import household_address
 from app.db import atomic, utcnow
 from app.extensions import db
-from fees.access import household_access, may_read
+from fees.access import household_access, require_read
 from fees.errors import (
     BillLocked,
     BillNotFound,
@@ -221,8 +221,8 @@ def visible_order(user, public_id: str) -> FeeOrder:
         order = get_order(public_id)
         if order is None:
             raise FeeOrderNotFound()
-        if order.created_by_user_id != user.id and not may_read(user, db.session.get(Household, order.household_id)):
-            raise FeeOrderNotFound()
+        if order.created_by_user_id != user.id:
+            require_read(user, db.session.get(Household, order.household_id), FeeOrderNotFound)
         return order
 
 

@@ -263,13 +263,17 @@ def _household_keys(estate_id: int) -> dict[tuple[str, str, str], int]:
     return {(b, u or "", r): household_id for b, u, r, household_id in rows}
 
 
-def import_readings(user, item_public_id: str, period: date, data: bytes) -> dict[str, Any]:
+def import_readings(user, item_public_id: str, period: date, data: bytes | None) -> dict[str, Any]:
     """Import a period's readings from CSV: every row checked, all rows or none.
 
+    :param data: the CSV bytes; None when the request carried no CSV (refused after the scope check, so a caller
+        outside the item's community learns nothing from the answer).
     :raises ImportFailed: (422) with ``details.errors`` (row, column, message; the first 200) and ``error_count``.
     """
     with atomic():
         item = metered_item(user, item_public_id)
+        if data is None:
+            raise ImportFailed("请上传 CSV 文件（text/csv 或 multipart 的 file 字段）", details={"errors": []})
         reader = csv.DictReader(io.StringIO(_decode(data)))
         mapping = _header_map(reader.fieldnames)
         keys = _household_keys(item.estate_id)

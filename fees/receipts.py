@@ -11,7 +11,7 @@ from app.api import SHANGHAI, keyset_page
 from app.community.models import Household
 from app.db import atomic
 from app.extensions import db
-from fees.access import may_read, payable_households
+from fees.access import payable_households, require_read
 from fees.errors import ReceiptNotFound
 from fees.models import FeeOrder, Receipt
 from fees.money import yuan
@@ -22,14 +22,16 @@ def visible_receipt(user, public_id: str) -> Receipt:
     receipt = db.session.scalar(sa.select(Receipt).where(Receipt.public_id == public_id))
     if receipt is None:
         raise ReceiptNotFound()
-    if receipt.payer_user_id != user.id and not may_read(user, db.session.get(Household, receipt.household_id)):
-        raise ReceiptNotFound()
+    if receipt.payer_user_id != user.id:
+        require_read(user, db.session.get(Household, receipt.household_id), ReceiptNotFound)
     return receipt
 
 
-def receipt_view(receipt: Receipt) -> dict[str, Any]:
+def receipt_view(receipt: Receipt, order_id: str | None = None) -> dict[str, Any]:
+    """``order_id``: the fee order's public id, when a list has read them all at once."""
     document = receipt.document
-    order_id = db.session.scalar(sa.select(FeeOrder.public_id).where(FeeOrder.id == receipt.fee_order_id))
+    if order_id is None:
+        order_id = db.session.scalar(sa.select(FeeOrder.public_id).where(FeeOrder.id == receipt.fee_order_id))
     return {
         "id": receipt.public_id,
         "number": receipt.number,
@@ -65,7 +67,16 @@ def my_receipts(user, *, cursor: str | None, limit: int) -> dict[str, Any]:
             sa.or_(Receipt.payer_user_id == user.id, Receipt.household_id.in_(household_ids))
         )
         page = keyset_page(db.session, query, [Receipt.paid_at, Receipt.id], cursor=cursor, limit=limit)
-        return {"items": [receipt_view(receipt) for receipt in page["items"]], "next_cursor": page["next_cursor"]}
+        # The fee orders' public ids in one statement (``receipt_view`` alone reads one per receipt).
+        orders = dict(
+            db.session.execute(
+                sa.select(FeeOrder.id, FeeOrder.public_id).where(
+                    FeeOrder.id.in_({receipt.fee_order_id for receipt in page["items"]})
+                )
+            ).all()
+        )
+        items = [receipt_view(receipt, orders[receipt.fee_order_id]) for receipt in page["items"]]
+        return {"items": items, "next_cursor": page["next_cursor"]}
 
 
 CHANNELS = {"sandbox": "沙箱（演示）", "wechatpay": "微信支付", "alipay": "支付宝"}

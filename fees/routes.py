@@ -46,7 +46,8 @@ class HouseholdBills(MethodView):
         """A household's bills, newest period first (cursor pagination)
 
         Unpaid bills show their late fee (滞纳金) and total as of today; `locked` bills are in an open fee order.
-        404 for a former member and anyone else outside the household.
+        404 for a former member and anyone else outside the household; 403 `delegation_denied` for a delegate of a
+        member whose delegation does not include `bills`.
         """
         return statements.household_bills(
             current_user(), household_id, status=args["status"], cursor=args["cursor"], limit=args["limit"]

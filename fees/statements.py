@@ -11,10 +11,10 @@ from app.api import keyset_page
 from app.auth.scopes import authorize, can
 from app.community.errors import EstateNotFound
 from app.community.models import Building, Household
-from app.community.services import get_estate, household_address
+from app.community.services import get_estate, household_address, household_addresses
 from app.db import atomic
 from app.extensions import db
-from fees.access import household_access, may_read, payable_households
+from fees.access import household_access, payable_households, require_read
 from fees.billing import adjustments_of, get_bill
 from fees.errors import BillNotFound
 from fees.models import Bill, BillStatus, FeeItem, FeeOrder, FeeOrderLine, LineState, OrderStatus, Receipt
@@ -134,13 +134,14 @@ def my_households(user) -> list[dict[str, Any]]:
             .group_by(Bill.household_id)
         )
     }
+    addresses = household_addresses(household for household, _via, _resident in rows)
     result = []
     for household, via, resident in rows:
         count, principal, late_fee, overdue = owed.get(household.id, (0, 0, 0, 0))
         result.append(
             {
                 "id": household.public_id,
-                "address": household_address(household),
+                "address": addresses[household.id],
                 "via": via,
                 "for_resident": {"id": resident.public_id, "name": mask_name(resident.real_name or "")},
                 "unpaid_count": count,
@@ -173,8 +174,7 @@ def bill_detail(user, public_id: str) -> dict[str, Any]:
     with atomic():
         bill = get_bill(public_id)
         household = db.session.get(Household, bill.household_id)
-        if not may_read(user, household):
-            raise BillNotFound()
+        require_read(user, household, BillNotFound)
         [view] = _with_household(bill_views([bill]), [bill])
         staff = can(user, "fees.read", household)
         view["adjustments"] = [

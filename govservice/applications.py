@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from app.accounts.errors import DelegationDenied, ResidentNotFound
 from app.accounts.errors import StaffReasonRequired as AccountsStaffReasonRequired
 from app.accounts.profile import profile_of
 from app.accounts.resident_models import Delegation, DelegationStatus, Resident
@@ -91,12 +92,15 @@ def may_act(user, application: Application) -> bool:
 
 
 def act_on(user, public_id: str, *, lock: bool = True) -> tuple[Application, Resident]:
-    """The application, for its resident or a delegate (through ``acting_for``, which records it); 404 otherwise."""
+    """The application, for its resident or a delegate (through ``acting_for``, which records it); 404 otherwise,
+    but 403 ``delegation_denied`` for a family member bound to the applicant without the ``applications`` scope."""
     application = lock_application(public_id) if lock else get_application(public_id)
     subject = db.session.get(Resident, application.resident_id)
     try:
         resident, _via = applicant(user, subject.public_id)
-    except Forbidden:
+    except DelegationDenied:
+        raise  # inside the applicant's circle, beyond the delegation: 403, as for a new application
+    except (Forbidden, ResidentNotFound):
         raise ApplicationNotFound() from None
     return application, resident
 
@@ -302,6 +306,7 @@ def read(user, public_id: str) -> tuple[Application, bool]:
         return application, True
     if may_act(user, application):
         return application, False
+    act_on(user, public_id, lock=False)  # raises 403 for a delegate without the scope, else 404
     raise ApplicationNotFound()
 
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app import audit, outbox
+from app.accounts.errors import DelegationDenied
 from app.accounts.errors import StaffReasonRequired as AccountsStaffReasonRequired
 from app.accounts.resident_models import Resident
 from app.accounts.residents import require_resident
@@ -23,7 +24,7 @@ from app.api import SHANGHAI, keyset_page
 from app.auth.scopes import acting_for, authorize, can
 from app.community.integrity import refusals
 from app.db import atomic
-from app.errors import Forbidden
+from app.errors import Forbidden, NotFound
 from app.extensions import db
 from govservice import booking_views, centres, clock, guides, notify, schedule
 from govservice.booking_models import ACTIVE_STATUSES, Booking, BookingStatus, BookingVia, Slot, Suspension
@@ -264,8 +265,9 @@ def _get(public_id: str, *, lock: bool = False) -> Booking:
 
 
 def read(user, public_id: str) -> dict[str, Any]:
-    """The booking for its resident, whoever booked it, or desk staff of its centre (who see the full name);
-    404 for anyone else."""
+    """The booking for its resident, whoever booked it, a family member holding an ``appointments`` delegation from
+    the resident (who may cancel, move and check it in too; 403 ``delegation_denied`` when bound without that scope),
+    or desk staff of its centre (who see the full name); 404 for anyone else."""
     booking = _get(public_id)
     subject_user = db.session.scalar(sa.select(Resident.user_id).where(Resident.id == booking.resident_id))
     if user.id == subject_user:
@@ -273,10 +275,23 @@ def read(user, public_id: str) -> dict[str, Any]:
     centre = db.session.get(Centre, booking.centre_id)
     if can(user, DESK, centre):
         return booking_views.view(booking, staff=True)
-    if user.id == booking.booked_by_user_id:
+    if user.id == booking.booked_by_user_id or _acts_for_resident(user, booking):
         return booking_views.view(booking)
     authorize(user, DESK, centre, not_found=BookingNotFound)
     raise BookingNotFound()  # not reached: can() was False, so authorize raised 404 or 403
+
+
+def _acts_for_resident(user, booking: Booking) -> bool:
+    """Whether ``user`` holds an ``appointments`` delegation from the booking's resident (the read is recorded like
+    any act for them). :raises DelegationDenied: bound to the resident, but without that scope or no longer."""
+    with atomic():
+        try:
+            act_on(user, booking)
+        except DelegationDenied:
+            raise
+        except (NotFound, Forbidden):
+            return False
+    return True
 
 
 def act_on(user, booking: Booking) -> Resident:

@@ -6,6 +6,7 @@ from flask.views import MethodView
 
 from app.api import Blueprint
 from app.auth import current_user, require
+from app.auth.scopes import scoped
 from app.idempotency import idempotent
 from govservice import availability, booking_views, bookings, centres, desk, guides
 from govservice.guide_schemas import (
@@ -143,12 +144,17 @@ class Bookings(MethodView):
         return bookings.my_bookings(current_user(), status=args["status"], cursor=args["cursor"], limit=args["limit"])
 
 
+#: Who else acts on a resident's booking (``acting_for`` with the ``appointments`` scope).
+FAMILY = "a family member holding an appointments delegation (403 delegation_denied without that scope)"
+
+
 @blp.route("/bookings/<string:booking_id>")
 class BookingById(MethodView):
     @blp.response(200, BookingSchema)
-    @require()
+    @scoped(also=f"the resident, whoever booked it, {FAMILY}, or desk staff of the centre")
     def get(self, booking_id: str):
-        """A booking (its resident, whoever booked it, or desk staff of the centre; 404 for anyone else)"""
+        """A booking (its resident, whoever booked it, family with an appointments delegation, or desk staff of the
+        centre; 404 for anyone else)"""
         return bookings.read(current_user(), booking_id)
 
 
@@ -156,7 +162,7 @@ class BookingById(MethodView):
 class BookingCancel(MethodView):
     @blp.arguments(CancelSchema)
     @blp.response(200, BookingSchema)
-    @require()
+    @scoped(also=f"the resident or {FAMILY}")
     def post(self, data, booking_id: str):
         """Cancel my booking (or one I made with a delegation) before the centre's cut-off (409 `cutoff_passed`)"""
         return booking_views.view(bookings.cancel(current_user(), booking_id, reason=data["reason"]))
@@ -166,7 +172,7 @@ class BookingCancel(MethodView):
 class BookingReschedule(MethodView):
     @blp.arguments(RescheduleSchema)
     @blp.response(200, BookingSchema)
-    @require()
+    @scoped(also=f"the resident or {FAMILY}")
     def post(self, data, booking_id: str):
         """Move my booking to another slot of the same item, before the cut-off; the old place is released"""
         booking = bookings.reschedule(
@@ -178,7 +184,7 @@ class BookingReschedule(MethodView):
 @blp.route("/bookings/<string:booking_id>/check-in")
 class BookingCheckIn(MethodView):
     @blp.response(200, BookingSchema)
-    @require()
+    @scoped(also=f"the resident or {FAMILY}, on site; desk staff of the centre on the booking's day")
     def post(self, booking_id: str):
         """Check in on site and get a queue number (取号)
 

@@ -28,6 +28,7 @@ from flask import current_app
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import files
+from app.accounts.errors import DelegationDenied
 from app.accounts.resident_models import HouseholdMembership, MembershipStatus, Resident
 from app.accounts.residents import require_resident, resident_for_user
 from app.auth.merge import register_merge_step
@@ -231,10 +232,16 @@ def _own(user, order: ServiceOrder) -> bool:
     return resident is not None and resident.id == order.resident_id
 
 
-def _delegated(user, order: ServiceOrder) -> bool:
+def _delegated(user, order: ServiceOrder, *, refuse: bool = False) -> bool:
+    """Whether ``user`` acts for the booking's resident with the ``marketplace`` scope; with ``refuse``, a delegation
+    from that resident without the scope (or not active) raises ``DelegationDenied`` (403) instead of answering no."""
     subject = db.session.get(Resident, order.resident_id)
     try:
         acting_for(user, subject.public_id, "marketplace")
+    except DelegationDenied:
+        if refuse:
+            raise
+        return False
     except APIError:
         return False
     return True
@@ -242,9 +249,10 @@ def _delegated(user, order: ServiceOrder) -> bool:
 
 def order_for_resident(user, public_id: str, *, lock: bool = False) -> ServiceOrder:
     """A booking the caller made or that is for them; a delegate with ``marketplace`` scope reaches the subject's
-    bookings through ``acting_for`` (recorded); anyone else gets 404."""
+    bookings through ``acting_for`` (recorded); a family member whose delegation lacks the scope gets 403
+    (``delegation_denied``), anyone else 404."""
     order = get_order(public_id, lock=lock)
-    if order is None or not (_own(user, order) or _delegated(user, order)):
+    if order is None or not (_own(user, order) or _delegated(user, order, refuse=True)):
         raise ServiceOrderNotFound()
     return order
 

@@ -19,7 +19,7 @@ from app.api import keyset_page
 from app.db import atomic
 from app.extensions import db
 from neighbours import access, moderation
-from neighbours.errors import CommentNotFound, NotPublished, PostNotFound
+from neighbours.errors import CommentNotFound, NotAuthor, NotPublished, PostNotFound
 from neighbours.models import Comment, ContentStatus, Post
 from neighbours.posts import readable_post
 
@@ -143,7 +143,7 @@ def delete_comment(user, public_id: str) -> None:
     with atomic():
         comment, post = readable_comment(user, public_id)
         if comment.author_user_id != user.id:
-            raise CommentNotFound()
+            raise NotAuthor()  # the caller sees the comment: refusing, not hiding it
         changed = db.session.execute(
             sa.update(Comment)
             .where(Comment.id == comment.id, Comment.status == ContentStatus.published)

@@ -31,6 +31,10 @@ class MuteNotFound(NotFound):
     code, message = "mute_not_found", "禁言记录不存在"
 
 
+class NotAuthor(Forbidden):
+    code, message = "not_author", "只有作者本人可以删除"
+
+
 class MembershipRequired(Forbidden):
     code, message = "neighbours_membership_required", "加入社区住户后才能使用邻里圈"
 

@@ -25,6 +25,7 @@ from neighbours.errors import (
     GroupMembersOnly,
     GroupNotFound,
     HotSnapshotExpired,
+    NotAuthor,
     NotPublished,
     PostNotFound,
 )
@@ -169,7 +170,7 @@ def delete_post(user, public_id: str) -> None:
     with atomic():
         post, _place = readable_post(user, public_id, lock=True)
         if post.author_user_id != user.id:
-            raise PostNotFound()
+            raise NotAuthor()  # the caller sees the post: refusing, not hiding it
         post.status, post.hidden_reason, post.hidden_at = ContentStatus.deleted, None, None
         db.session.flush()
         audit.record("neighbours.post.delete", actor=user, target=("neighbours_post", post.public_id))

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app import audit, outbox, push
-from app.accounts.residents import require_resident, today
+from app.accounts.residents import resident_for_user, today
 from app.api import keyset_page
 from app.auth.scopes import acting_for, authorize, can
 from app.community.errors import RegionNotFound
@@ -301,8 +301,9 @@ def answer_survey(
     with atomic():
         survey = _get(public_id)
         # A delegate answers for the elder only through acting_for (scope ``activities``, audited).
-        resident = require_resident(user) if subject_id is None else acting_for(user, subject_id, "activities")
-        if survey.status is not SurveyStatus.published or not db.session.scalar(
+        resident = resident_for_user(user) if subject_id is None else acting_for(user, subject_id, "activities")
+        # An account with no resident profile was announced nothing: 404 like any outsider, not "fill in a profile".
+        if resident is None or survey.status is not SurveyStatus.published or not db.session.scalar(
             sa.select(sa.exists().where(_received(user, survey, resident.id)))
         ):
             raise SurveyNotFound()
@@ -332,8 +333,10 @@ def answer_survey(
 # --- reading -------------------------------------------------------------------------------------------------------
 
 
-def survey_view(survey: Survey, *, staff: bool, answered: bool | None = None) -> dict[str, Any]:
-    region = db.session.get(Region, survey.region_id)
+def survey_view(
+    survey: Survey, *, staff: bool, answered: bool | None = None, region: Region | None = None
+) -> dict[str, Any]:
+    region = region or db.session.get(Region, survey.region_id)
     now = utcnow()
     view: dict[str, Any] = {
         "id": survey.public_id,
@@ -392,7 +395,10 @@ def list_surveys(staff, *, cursor: str | None, limit: int) -> dict[str, Any]:
         if regions is not None:
             query = query.where(Survey.region_id.in_(regions))
         page = keyset_page(db.session, query, [Survey.created_at, Survey.public_id], cursor=cursor, limit=limit)
-        page["items"] = [survey_view(survey, staff=True) for survey in page["items"]]
+        # The surveys' regions in one statement (``survey_view`` would read one per region).
+        ids = {survey.region_id for survey in page["items"]}
+        regions = {region.id: region for region in db.session.scalars(sa.select(Region).where(Region.id.in_(ids)))}
+        page["items"] = [survey_view(survey, staff=True, region=regions[survey.region_id]) for survey in page["items"]]
         return page
 
 

@@ -151,6 +151,15 @@ def _parse(text: str, report: ImportReport) -> list[_Row]:
     return rows
 
 
+def check_access(user, estate_public_id: str) -> None:
+    """Refuse before the upload is read: 404 outside the caller's scope, 403 below ``community.manage`` (so an
+    outsider learns nothing, not even what the body should be)."""
+    estate = db.session.scalar(sa.select(Estate).where(Estate.public_id == estate_public_id))
+    if estate is None:
+        raise EstateNotFound()
+    authorize(user, "community.manage", estate, not_found=EstateNotFound)
+
+
 def import_households(user, estate_public_id: str, data: bytes) -> dict[str, int]:
     """Import rows of ``楼栋,单元,房号,楼层,面积`` (unit, room, floor, area optional; a row without a room creates just
     the building and unit). Existing buildings and units are reused; a room that already exists is an error.

@@ -90,13 +90,13 @@ class RegionById(MethodView):
     @blp.response(200, RegionSchema)
     @scoped("community.manage")
     def patch(self, data, region_id):
-        """Rename a region"""
+        """Rename a region (staff of the region above it; a district: platform admins)"""
         return services.update_region(current_user(), region_id, data)
 
     @blp.response(204)
     @scoped("community.manage")
     def delete(self, region_id):
-        """Delete an empty region (409 `has_children` otherwise)"""
+        """Delete an empty region (409 `has_children` otherwise; staff of the region above it, as for creating)"""
         services.delete_region(current_user(), region_id)
 
 
@@ -188,6 +188,7 @@ class EstateImport(MethodView):
     @scoped("community.manage")
     def post(self, estate_id):
         """Import buildings, units and households from CSV (all rows or none)"""
+        importer.check_access(current_user(), estate_id)
         upload = request.files.get("file")
         if upload is not None:
             data = upload.read()

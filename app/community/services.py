@@ -97,24 +97,37 @@ def community_ids_for_public_ids(public_ids: list[str]) -> list[int]:
 
 def household_address(household: Household) -> dict[str, Any]:
     """Names from community to room, for display (``社区 · 小区 · 3号楼 · 1单元 · 502``)."""
-    row = db.session.execute(
-        sa.select(Region.name, Estate.name, Building.name, Unit.name)
-        .select_from(Building)
+    return household_addresses([household])[household.id]
+
+
+def household_addresses(households) -> dict[int, dict[str, Any]]:
+    """:func:`household_address` of many households in one statement: household id → address (lists use it)."""
+    households = list(households)
+    if not households:
+        return {}
+    rows = db.session.execute(
+        sa.select(Household.id, Region.name, Estate.name, Building.name, Unit.name)
+        .select_from(Household)
+        .join(Building, Building.id == Household.building_id)
         .join(Estate, Estate.id == Building.estate_id)
         .join(Region, Region.id == Estate.community_id)
-        .outerjoin(Unit, Unit.id == household.unit_id)
-        .where(Building.id == household.building_id)
-    ).one()
-    community, estate, building, unit = row
-    parts = [community, estate, building, unit, household.room]
-    return {
-        "community": community,
-        "estate": estate,
-        "building": building,
-        "unit": unit,
-        "room": household.room,
-        "label": " · ".join(p for p in parts if p),
-    }
+        .outerjoin(Unit, Unit.id == Household.unit_id)
+        .where(Household.id.in_({household.id for household in households}))
+    )
+    names = {row[0]: tuple(row[1:]) for row in rows}
+    addresses = {}
+    for household in households:
+        community, estate, building, unit = names[household.id]
+        parts = [community, estate, building, unit, household.room]
+        addresses[household.id] = {
+            "community": community,
+            "estate": estate,
+            "building": building,
+            "unit": unit,
+            "room": household.room,
+            "label": " · ".join(p for p in parts if p),
+        }
+    return addresses
 
 
 # --- directory (any signed-in user: names only, nothing personal) --------------------------------------------------
@@ -224,10 +237,22 @@ def create_region(user, *, kind: RegionKind, name: str, parent_public_id: str | 
         return region
 
 
+def _authorize_region_change(user, region: Region) -> None:
+    """A region is edited or deleted by whoever may create it: staff managing its parent (a platform admin for a
+    district). Its own staff see it (so 403, not 404) but may not rename, recode or delete the region they serve."""
+    authorize(user, "community.manage", region, not_found=RegionNotFound)
+    parent = db.session.get(Region, region.parent_id) if region.parent_id is not None else ROOT
+    if not can(user, "community.manage", parent):
+        raise Forbidden(
+            "只有平台管理员可以修改或删除区" if parent is ROOT else "辖区本身由上级辖区的工作人员修改或删除",
+            details={"action": "community.manage", "on": "parent"},
+        )
+
+
 def update_region(user, public_id: str, changes: dict[str, Any]) -> Region:
     with atomic():
         region = get_region(public_id)
-        authorize(user, "community.manage", region, not_found=RegionNotFound)
+        _authorize_region_change(user, region)
         before = {key: getattr(region, key) for key in changes}
         for key, value in changes.items():
             setattr(region, key, value)
@@ -241,7 +266,7 @@ def delete_region(user, public_id: str) -> None:
 
     with atomic():
         region = get_region(public_id)
-        authorize(user, "community.manage", region, not_found=RegionNotFound)
+        _authorize_region_change(user, region)
         db.session.execute(
             sa.delete(RoleAssignment).where(
                 RoleAssignment.scope_kind == "community", RoleAssignment.scope_id == region.id

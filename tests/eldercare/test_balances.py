@@ -191,7 +191,8 @@ def test_who_may_see_and_use_a_balance(api, care, make_user, make_resident):
     assert listed.status_code == 403
     assert listed.json["code"] == "delegation_denied"
     topup = api(son_user, "post", f"{E}/balances/{card.public_id}/topups", json={"amount_fen": 1000})
-    assert topup.status_code == 404
+    assert topup.status_code == 403  # the same refusal as the list's (issue #12), not a pretended 404
+    assert topup.json["code"] == "delegation_denied"
 
     other_admin = make_user("别家管理员")
     other = add_provider(other_admin, [care.tree.a], name="福寿护理站")

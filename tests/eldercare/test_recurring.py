@@ -198,8 +198,9 @@ def test_who_may_start_read_and_change_a_series(api, meal, clock, make_resident,
     add_role(other, other_caregiver, "caregiver")
     assert api(other_admin, "get", f"{E}/series/{series_id}").status_code == 404
     assert api(other_caregiver, "get", f"{E}/series/{series_id}").status_code == 404
-    assert api(son_user, "get", f"{E}/series/{series_id}").status_code == 404
-    assert api(son_user, "post", f"{E}/series/{series_id}/end", json={}).status_code == 404
+    # A son whose delegation lacks eldercare: refused as the list refuses him (403 delegation_denied, issue #12).
+    assert api(son_user, "get", f"{E}/series/{series_id}").json["code"] == "delegation_denied"
+    assert api(son_user, "post", f"{E}/series/{series_id}/end", json={}).status_code == 403
     assert api(care.caregiver, "get", f"{E}/series/{series_id}").status_code == 404  # caregivers see their visits
     assert api(care.admin, "get", f"{E}/series/{series_id}").status_code == 200
     assert api(care.admin, "post", f"{E}/series/{series_id}/end", json={}).status_code == 404  # the family decides

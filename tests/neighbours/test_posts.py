@@ -183,7 +183,12 @@ def test_authors_delete_their_posts(api, db, tree, neighbour, write_post):
     author = neighbour(tree.rooms_a["101"])
     post = write_post(author)
     other = neighbour(tree.rooms_a["102"])
-    assert api(other, "delete", f"{POSTS}/{post['id']}").status_code == 404
+    # A neighbour sees the post, so they are refused (403), not told it does not exist; the same for a comment.
+    refused = api(other, "delete", f"{POSTS}/{post['id']}")
+    assert (refused.status_code, refused.json["code"]) == (403, "not_author")
+    comment = api(author, "post", f"{POSTS}/{post['id']}/comments", json={"text": "补充"}).json
+    refused = api(other, "delete", f"/api/v1/neighbours/comments/{comment['id']}")
+    assert (refused.status_code, refused.json["code"]) == (403, "not_author")
     assert api(author, "delete", f"{POSTS}/{post['id']}").status_code == 204
     assert api(other, "get", f"{POSTS}/{post['id']}").status_code == 404
     assert _texts(api(other, "get", POSTS)) == []

@@ -179,6 +179,9 @@ def test_answers_only_while_open_and_only_by_the_audience(people, tree, api, run
     assert api(people.outsider, "get", f"/api/v1/notices/surveys/{survey['id']}").status_code == 404
     assert api(make_staff(tree.b), "get", f"/api/v1/notices/surveys/{survey['id']}/results").status_code == 404
     assert api(people.own1, "get", f"/api/v1/notices/surveys/{survey['id']}/results").status_code == 404
+    # An account with no resident profile (staff of B) learns nothing either: 404, not "fill in your profile".
+    no_profile = _answer(api, make_staff(tree.b), survey["id"], {"q1": 0, "q2": [0], "q3": 5})
+    assert (no_profile.status_code, no_profile.json["code"]) == (404, "survey_not_found")
 
     everyone = _survey(api, people.staff, tree.a)
     run_jobs()
