@@ -226,10 +226,25 @@ def browse_offers(*, category: str | None, community_public_id: str | None) -> l
             .where(Region.public_id == community_public_id)
         )
         query = query.where(CareOffer.id.in_(in_community))
-    return [offer_view(offer, item, provider) for offer, item, provider in db.session.execute(query)]
+    rows = db.session.execute(query).all()
+    # Every offer's communities in one statement (``offer_view`` alone would read two per offer).
+    served: dict[int, list[str]] = {offer.id: [] for offer, _item, _provider in rows}
+    if served:
+        for offer_id, public_id in db.session.execute(
+            sa.select(CareOfferCommunity.offer_id, Region.public_id)
+            .join(Region, Region.id == CareOfferCommunity.community_id)
+            .where(CareOfferCommunity.offer_id.in_(served))
+            .order_by(Region.id)
+        ):
+            served[offer_id].append(public_id)
+    return [offer_view(offer, item, provider, served[offer.id]) for offer, item, provider in rows]
 
 
-def offer_view(offer: CareOffer, item: CareItem, provider: Provider) -> dict[str, Any]:
+def offer_view(
+    offer: CareOffer, item: CareItem, provider: Provider, community_ids: list[str] | None = None
+) -> dict[str, Any]:
+    if community_ids is None:
+        community_ids = community_public_ids(offer_communities(offer.id))
     return {
         "id": offer.public_id,
         "item_id": item.public_id,
@@ -239,7 +254,7 @@ def offer_view(offer: CareOffer, item: CareItem, provider: Provider) -> dict[str
         "provider_name": provider.name,
         "price_fen": offer.price_fen,
         "duration_minutes": offer.duration_minutes,
-        "community_ids": community_public_ids(offer_communities(offer.id)),
+        "community_ids": community_ids,
     }
 
 

@@ -68,12 +68,22 @@ def create_rule(user, data: dict[str, Any]) -> EligibilityRule:
 
 
 def list_rules() -> list[EligibilityRule]:
-    return list(db.session.scalars(sa.select(EligibilityRule).order_by(EligibilityRule.priority, EligibilityRule.id)))
+    rows = db.session.execute(
+        sa.select(EligibilityRule, Region.public_id)
+        .outerjoin(Region, Region.id == EligibilityRule.district_id)
+        .order_by(EligibilityRule.priority, EligibilityRule.id)
+    ).all()
+    for rule, district in rows:  # read with the rules, so showing them costs no statement per rule
+        rule.district_public_id = district
+    return [rule for rule, _district in rows]
 
 
 def district_public_id(rule: EligibilityRule) -> str | None:
     if rule.district_id is None:
         return None
+    known = getattr(rule, "district_public_id", None)
+    if known is not None:
+        return known
     return db.session.scalar(sa.select(Region.public_id).where(Region.id == rule.district_id))
 
 

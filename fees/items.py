@@ -39,7 +39,17 @@ def staff_item(user, public_id: str, action: str = "fees.read") -> FeeItem:
 def list_items(user, estate_public_id: str) -> list[FeeItem]:
     estate = get_estate(estate_public_id)
     authorize(user, "fees.read", estate, not_found=EstateNotFound)
-    return db.session.scalars(sa.select(FeeItem).where(FeeItem.estate_id == estate.id).order_by(FeeItem.id)).all()
+    from payments.models import Payee
+
+    rows = db.session.execute(
+        sa.select(FeeItem, Payee.public_id)
+        .join(Payee, Payee.id == FeeItem.payee_id)
+        .where(FeeItem.estate_id == estate.id)
+        .order_by(FeeItem.id)
+    ).all()
+    for item, payee_public_id in rows:  # read with the items: the schema would read one payee per item
+        item.payee_public_id = payee_public_id
+    return [item for item, _payee in rows]
 
 
 def _shown(data: dict[str, Any]) -> dict[str, Any]:

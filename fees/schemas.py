@@ -103,7 +103,7 @@ class FeeItemSchema(Schema):
     rate_yuan = fields.Function(lambda item: rate_yuan(item.rate_centifen), metadata={"description": "单价（元）"})
     unit_label = fields.String(allow_none=True)
     cycle = fields.Enum(Cycle, by_value=True)
-    payee_id = fields.Function(lambda item: _payee_public_id(item.payee_id))
+    payee_id = fields.Function(lambda item: getattr(item, "payee_public_id", None) or _payee_public_id(item.payee_id))
     due_days = fields.Integer()
     late_fee_bps_per_day = fields.Integer()
     late_fee_cap_bps = fields.Integer()

@@ -143,7 +143,9 @@ def vendor_worklist(user, *, status: VendorStatus | None, cursor: str | None, li
         query = query.where(Vendor.id.in_(served))
     if status is not None:
         query = query.where(Vendor.status == status)
-    return keyset_page(db.session, query, [Vendor.id], cursor=cursor, limit=limit)
+    page = keyset_page(db.session, query, [Vendor.id], cursor=cursor, limit=limit)
+    attach_community_public_ids(page["items"])
+    return page
 
 
 def my_vendors(user) -> list[tuple[Vendor, str]]:
@@ -154,6 +156,7 @@ def my_vendors(user) -> list[tuple[Vendor, str]]:
         .where(RoleAssignment.user_id == user.id)
         .order_by(Vendor.id)
     ).all()
+    attach_community_public_ids([vendor for vendor, _role in rows])
     return [(vendor, role) for vendor, role in rows]
 
 
@@ -176,6 +179,9 @@ def add_staff(user, public_id: str, *, user_public_id: str, role: str) -> dict[s
 
 
 def community_public_ids(vendor: Vendor) -> list[str]:
+    known = getattr(vendor, "served_community_public_ids", None)
+    if known is not None:
+        return known
     return list(
         db.session.scalars(
             sa.select(Region.public_id)
@@ -184,3 +190,19 @@ def community_public_ids(vendor: Vendor) -> list[str]:
             .order_by(Region.id)
         )
     )
+
+
+def attach_community_public_ids(vendors: list[Vendor]) -> list[Vendor]:
+    """Read the communities of many vendors about to be shown in one statement (a list would read them per vendor)."""
+    served: dict[int, list[str]] = {vendor.id: [] for vendor in vendors}
+    if served:
+        for vendor_id, public_id in db.session.execute(
+            sa.select(VendorCommunity.vendor_id, Region.public_id)
+            .join(Region, Region.id == VendorCommunity.community_id)
+            .where(VendorCommunity.vendor_id.in_(served))
+            .order_by(Region.id)
+        ):
+            served[vendor_id].append(public_id)
+    for vendor in vendors:
+        vendor.served_community_public_ids = served[vendor.id]
+    return vendors

@@ -364,14 +364,15 @@ def household_view(user, public_id: str) -> dict[str, Any]:
     }
 
 
-def membership_view(membership: HouseholdMembership) -> dict[str, Any]:
-    """A membership as its resident sees it: the address they chose and the status, nothing of the members."""
+def membership_view(membership: HouseholdMembership, address: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A membership as its resident sees it: the address they chose and the status, nothing of the members.
+    ``address``: the household's, when a list has read them all at once (``household_addresses``)."""
     from app.community.services import household_address
 
     household = db.session.get(Household, membership.household_id)
     return {
         "id": membership.public_id,
-        "household": {"id": household.public_id, "address": household_address(household)},
+        "household": {"id": household.public_id, "address": address or household_address(household)},
         "role": membership.role.value,
         "status": membership.status.value,
         "starts_on": membership.starts_on,

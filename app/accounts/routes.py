@@ -125,7 +125,11 @@ class MyMemberships(MethodView):
     @scoped(also=_SELF)
     def get(self):
         """My household memberships and open join requests"""
-        return [households.membership_view(m) for m, _h in households.my_memberships(current_user())]
+        from app.community.services import household_addresses
+
+        rows = households.my_memberships(current_user())
+        addresses = household_addresses(household for _m, household in rows)
+        return [households.membership_view(m, addresses[h.id]) for m, h in rows]
 
 
 @blp.route("/me/delegations")

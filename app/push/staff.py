@@ -12,7 +12,7 @@ from app.api import keyset_page
 from app.audit import mask_value
 from app.auth.scopes import community_ids_for, register_action
 from app.community.models import Household
-from app.community.services import household_address
+from app.community.services import household_addresses
 from app.errors import Forbidden
 from app.extensions import db
 from app.outbox import OutboxRow, OutboxStatus
@@ -74,12 +74,13 @@ def unreachable_page(staff, source_kind: str, source_id: str, *, cursor: str | N
             .order_by(HouseholdMembership.id)
         ):
             households.setdefault(resident_id, []).append(household)
+    addresses = household_addresses(household for rows in households.values() for household in rows)
     page["items"] = [
         {
             "id": resident.public_id,
             "real_name": resident.real_name,
             "reason": "no_account" if resident.user_id is None else "account_inactive",
-            "addresses": [household_address(household)["label"] for household in households.get(resident.id, [])],
+            "addresses": [addresses[household.id]["label"] for household in households.get(resident.id, [])],
         }
         for resident in residents
     ]
