@@ -44,7 +44,7 @@ worker: $(STAMP) ## Run an RQ worker on every queue
 	$(BIN)/flask --app wsgi worker
 
 fuzz: $(STAMP) ## A wider schemathesis run against /openapi.json (FUZZ_EXAMPLES=500)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest -q -n auto --dist loadfile tests/fuzz
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_LINK_EXAMPLES=$${FUZZ_LINK_EXAMPLES:-100} $(BIN)/pytest -q -n auto --dist loadfile tests/fuzz
 
 bench: $(STAMP) ## Benchmarks: installs wrk + bench/requirements.txt, writes BENCHMARKS.md (~10-15 min)
 	command -v wrk >/dev/null || apt-get install -y -q wrk || sudo apt-get install -y -q wrk

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import flask_smorest
 import marshmallow as ma
+from apispec import BasePlugin
 from marshmallow import fields, validate
 from werkzeug.exceptions import HTTPException
 
@@ -65,6 +66,10 @@ class ErrorSchema(Schema):
 
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, app=None, **kwargs: Any) -> None:
+        kwargs.setdefault("spec_kwargs", {}).setdefault("extra_plugins", [LinksPlugin()])
+        super().__init__(app, **kwargs)
 
     def handle_http_exception(self, error: HTTPException):
         """Give 404/405/413/422 … the same body as APIError, keeping werkzeug's headers (Allow on 405)."""
@@ -166,3 +171,38 @@ def keyset_page(session, query, order_by: list, *, cursor: str | None, limit: in
         last = items[-1]
         next_cursor = encode_cursor([getattr(last, column.key) for column in order_by])
     return {"items": items, "next_cursor": next_cursor}
+
+
+def links(status: int, **targets: tuple[str, str, dict[str, str]]) -> dict[str, Any]:
+    """OpenAPI links from an operation's ``status`` answer to the operations it leads to, for ``@blp.doc(**…)``.
+
+    ``links(201, GetPost=("get", "/api/v1/neighbours/posts/{post_id}", {"post_id": "$response.body#/id"}))``: a
+    client (and tests/fuzz/test_links.py) learns that the created post's ``id`` fills ``post_id`` there. They
+    travel as ``x-links`` (flask-smorest would replace the whole response with a manual one) and ``LinksPlugin``
+    moves them into the response when the path is added to the document.
+    """
+
+    def ref(method: str, path: str) -> str:
+        return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+
+    return {
+        "x-links": {
+            str(status): {
+                name: {"operationRef": ref(method, path), "parameters": {f"path.{k}": v for k, v in params.items()}}
+                for name, (method, path, params) in targets.items()
+            }
+        }
+    }
+
+
+class LinksPlugin(BasePlugin):
+    """Move each operation's ``x-links`` (see ``links``) into the ``links`` of the responses they belong to."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs) -> None:
+        for operation in (operations or {}).values():
+            for status, found in operation.pop("x-links", {}).items():
+                responses = operation.get("responses", {})
+                response = responses.get(status, responses.get(int(status)))  # keys are ints until apispec cleans them
+                if not isinstance(response, dict):
+                    raise ValueError(f"links for {path}: the operation documents no {status} answer")
+                response.setdefault("links", {}).update(found)

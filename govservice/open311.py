@@ -77,6 +77,71 @@ def _http_error(error: HTTPException):
     return _error_response(error.code or 500, error.description or error.name)
 
 
+# --- what the document says each operation answers (the views build their JSON themselves, in GeoReport's shape) -----
+
+
+class Open311ErrorSchema(Schema):
+    code = fields.Integer(required=True, metadata={"description": "the HTTP status again"})
+    description = fields.String(required=True)
+
+
+class Open311ServiceSchema(Schema):
+    service_code = fields.String(required=True)
+    service_name = fields.String(required=True)
+    description = fields.String(allow_none=True)
+    metadata = fields.Boolean(required=True)
+    type = fields.String(required=True)
+    keywords = fields.String(allow_none=True)
+    group = fields.String(allow_none=True)
+
+
+class Open311ServiceDefinitionSchema(Schema):
+    service_code = fields.String(required=True)
+    attributes = fields.List(fields.Dict(), required=True)
+
+
+class Open311RequestViewSchema(Schema):
+    service_request_id = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "open 或 closed"})
+    status_notes = fields.String(allow_none=True)
+    service_name = fields.String(allow_none=True)
+    service_code = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    agency_responsible = fields.String(allow_none=True)
+    service_notice = fields.String(allow_none=True)
+    requested_datetime = fields.String(allow_none=True)
+    updated_datetime = fields.String(allow_none=True)
+    expected_datetime = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    address_id = fields.String(allow_none=True)
+    zipcode = fields.String(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    long = fields.Float(allow_none=True)
+    media_url = fields.String(allow_none=True)
+
+
+class Open311SubmittedSchema(Schema):
+    service_request_id = fields.String(required=True)
+    service_notice = fields.String(allow_none=True)
+    account_id = fields.String(allow_none=True)
+
+
+def _errors(view):
+    """Document GeoReport's error list for 4xx and 5xx (flask-smorest keeps its own default for ``default``)."""
+    for statuses in ("4XX", "5XX"):
+        view = blp.alt_response(statuses, schema=Open311ErrorSchema(many=True), description="GeoReport v2 errors")(view)
+    return view
+
+
+def _answers(schema: type[Schema]):
+    """Document a GeoReport answer (a JSON list of ``schema``) and its error lists."""
+
+    def decorator(view):
+        return _errors(blp.alt_response(200, schema=schema(many=True), description="GeoReport v2 JSON")(view))
+
+    return decorator
+
+
 def _json(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype="application/json")
 
@@ -167,6 +232,7 @@ def _views(rows: list[Complaint]) -> list[dict[str, Any]]:
 @blp.route("/services.json")
 class Services(MethodView):
     @require(public=True)
+    @_answers(Open311ServiceSchema)
     @blp.doc(parameters=[{"in": "query", "name": "jurisdiction_id", "required": True, "schema": {"type": "string"}}])
     def get(self):
         """Open311: the complaint categories (services) of a community"""
@@ -177,6 +243,8 @@ class Services(MethodView):
 @blp.route("/services/<string:service_code>.json")
 class ServiceDefinition(MethodView):
     @require(public=True)
+    @blp.alt_response(200, schema=Open311ServiceDefinitionSchema, description="GeoReport v2 JSON")
+    @_errors
     def get(self, service_code: str):
         """Open311: a service definition (Linli's categories take no extra attributes)"""
         community = _jurisdiction(request.args.get("jurisdiction_id"))
@@ -222,6 +290,7 @@ def _client(api_key: str) -> Open311Client:
 @blp.route("/requests.json")
 class Requests(MethodView):
     @require(public=True)
+    @_answers(Open311SubmittedSchema)
     @blp.doc(
         description="Form-encoded (application/x-www-form-urlencoded) as GeoReport v2 specifies; needs `api_key`.",
         requestBody={
@@ -263,6 +332,7 @@ class Requests(MethodView):
         )
 
     @require(public=True)
+    @_answers(Open311RequestViewSchema)
     @blp.doc(
         parameters=[
             {"in": "query", "name": name, "required": name == "jurisdiction_id", "schema": {"type": "string"}}
@@ -312,6 +382,7 @@ def _date_arg(value: str | None) -> datetime | None:
 @blp.route("/requests/<string:request_id>.json")
 class RequestById(MethodView):
     @require(public=True)
+    @_answers(Open311RequestViewSchema)
     def get(self, request_id: str):
         """Open311: one request (a one-element list, as GeoReport v2 answers)"""
         community = _jurisdiction(request.args.get("jurisdiction_id"))
@@ -351,7 +422,15 @@ def list_clients(user) -> list[Open311Client]:
     query = sa.select(Open311Client).order_by(Open311Client.id)
     if communities is not None:
         query = query.where(Open311Client.region_id.in_(region_ancestors(communities) | set(communities)))
-    return [client for client in db.session.scalars(query) if _may_manage(user, client)]
+    # ``can`` reads the caller's roles and the region's ancestors: asked once per region, not once per client.
+    allowed: dict[int, bool] = {}
+    clients = []
+    for client in db.session.scalars(query):
+        if client.region_id not in allowed:
+            allowed[client.region_id] = _may_manage(user, client)
+        if allowed[client.region_id]:
+            clients.append(client)
+    return clients
 
 
 def _may_manage(user, client: Open311Client) -> bool:

@@ -8,7 +8,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 
 from app import wechat
-from app.api import CursorArgsSchema
+from app.api import CursorArgsSchema, links
 from app.auth import current_user, require
 from app.auth.scopes import scoped
 from app.extensions import limiter
@@ -40,6 +40,9 @@ from neighbours.schemas import (
 log = logging.getLogger(__name__)
 
 _RESIDENT = "a resident with an active membership in the post's community (building-only posts: that building)"
+#: The blueprint's prefix, for the OpenAPI links between its operations.
+N = blp.url_prefix
+
 _WRITER = "a verified resident of the community who is not muted there"
 
 
@@ -62,6 +65,17 @@ class Posts(MethodView):
     @idempotent
     @blp.arguments(PostCreateSchema)
     @blp.response(201, PostSchema)
+    @blp.doc(
+        **links(
+            201,
+            GetPost=("get", f"{N}/posts/{{post_id}}", {"post_id": "$response.body#/id"}),
+            LikePost=("post", f"{N}/posts/{{post_id}}/like", {"post_id": "$response.body#/id"}),
+            CommentOnPost=("post", f"{N}/posts/{{post_id}}/comments", {"post_id": "$response.body#/id"}),
+            ListComments=("get", f"{N}/posts/{{post_id}}/comments", {"post_id": "$response.body#/id"}),
+            ReportPost=("post", f"{N}/posts/{{post_id}}/reports", {"post_id": "$response.body#/id"}),
+            DeletePost=("delete", f"{N}/posts/{{post_id}}", {"post_id": "$response.body#/id"}),
+        )
+    )
     @scoped(also=_WRITER)
     @_rate_limited("NEIGHBOURS_POST_RATE_LIMIT")
     def post(self, data):
@@ -130,6 +144,14 @@ class PostLike(MethodView):
 class PostComments(MethodView):
     @blp.arguments(CommentCreateSchema)
     @blp.response(201, CommentReplySchema)
+    @blp.doc(
+        **links(
+            201,
+            ListReplies=("get", f"{N}/comments/{{comment_id}}/replies", {"comment_id": "$response.body#/id"}),
+            ReportComment=("post", f"{N}/comments/{{comment_id}}/reports", {"comment_id": "$response.body#/id"}),
+            DeleteComment=("delete", f"{N}/comments/{{comment_id}}", {"comment_id": "$response.body#/id"}),
+        )
+    )
     @scoped(also=_WRITER)
     @_rate_limited("NEIGHBOURS_COMMENT_RATE_LIMIT")
     def post(self, data, post_id: str):
@@ -198,6 +220,14 @@ class CommentReports(MethodView):
 class Groups(MethodView):
     @blp.arguments(GroupCreateSchema)
     @blp.response(201, GroupSchema)
+    @blp.doc(
+        **links(
+            201,
+            GetGroup=("get", f"{N}/groups/{{group_id}}", {"group_id": "$response.body#/id"}),
+            GroupPosts=("get", f"{N}/groups/{{group_id}}/posts", {"group_id": "$response.body#/id"}),
+            GroupRequests=("get", f"{N}/groups/{{group_id}}/requests", {"group_id": "$response.body#/id"}),
+        )
+    )
     @scoped(also=_WRITER)
     def post(self, data):
         """Create an interest group (I become its owner)"""

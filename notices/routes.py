@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Response
 from flask.views import MethodView
 
-from app.api import CursorArgsSchema
+from app.api import CursorArgsSchema, links
 from app.auth import current_user
 from app.auth.scopes import scoped
 from app.idempotency import idempotent
@@ -34,6 +34,15 @@ class Notices(MethodView):
     @idempotent
     @blp.arguments(NoticeCreateSchema)
     @blp.response(201, NoticeSchema)
+    @blp.doc(
+        **links(
+            201,
+            GetNotice=("get", "/api/v1/notices/{notice_id}", {"notice_id": "$response.body#/id"}),
+            EditNotice=("patch", "/api/v1/notices/{notice_id}", {"notice_id": "$response.body#/id"}),
+            PreviewNotice=("get", "/api/v1/notices/{notice_id}/preview", {"notice_id": "$response.body#/id"}),
+            PublishNotice=("post", "/api/v1/notices/{notice_id}/publish", {"notice_id": "$response.body#/id"}),
+        )
+    )
     @scoped("notices.manage")
     def post(self, data):
         """Draft a notice at a community, street or district
@@ -104,6 +113,16 @@ class NoticeById(MethodView):
 class NoticePublish(MethodView):
     @blp.arguments(NoticePublishSchema)
     @blp.response(200, NoticeSchema)
+    @blp.doc(
+        **links(
+            200,
+            NoticeStats=("get", "/api/v1/notices/{notice_id}/stats", {"notice_id": "$response.body#/id"}),
+            NoticeUnread=("get", "/api/v1/notices/{notice_id}/unread", {"notice_id": "$response.body#/id"}),
+            PinNotice=("put", "/api/v1/notices/{notice_id}/pin", {"notice_id": "$response.body#/id"}),
+            RemindNotice=("post", "/api/v1/notices/{notice_id}/remind", {"notice_id": "$response.body#/id"}),
+            WithdrawNotice=("post", "/api/v1/notices/{notice_id}/withdraw", {"notice_id": "$response.body#/id"}),
+        )
+    )
     @scoped("notices.manage")
     def post(self, data, notice_id: str):
         """Publish a draft now, or schedule it
