@@ -11,8 +11,8 @@ from app import wechat
 from app.api import CursorArgsSchema, links
 from app.auth import current_user, require
 from app.auth.scopes import scoped
-from app.extensions import limiter
 from app.idempotency import idempotent
+from app.ratelimit import limit_from_setting
 from neighbours import blp, comments, groups, moderation, posts, staff
 from neighbours.errors import CallbackSignatureInvalid
 from neighbours.models import TOPIC_LABELS
@@ -46,11 +46,6 @@ N = blp.url_prefix
 _WRITER = "a verified resident of the community who is not muted there"
 
 
-def _rate_limited(setting: str):
-    """Per account (the limiter's key once ``require`` has signed the caller in); 429 ``rate_limited``."""
-    return limiter.limit(lambda: current_app.config[setting])
-
-
 @blp.route("/topics")
 class Topics(MethodView):
     @blp.response(200, TopicListSchema)
@@ -77,7 +72,7 @@ class Posts(MethodView):
         )
     )
     @scoped(also=_WRITER)
-    @_rate_limited("NEIGHBOURS_POST_RATE_LIMIT")
+    @limit_from_setting("NEIGHBOURS_POST_RATE_LIMIT")
     def post(self, data):
         """Write a post (写动态)
 
@@ -153,7 +148,7 @@ class PostComments(MethodView):
         )
     )
     @scoped(also=_WRITER)
-    @_rate_limited("NEIGHBOURS_COMMENT_RATE_LIMIT")
+    @limit_from_setting("NEIGHBOURS_COMMENT_RATE_LIMIT")
     def post(self, data, post_id: str):
         """Comment on a post, or reply to a comment (`reply_to`)
 

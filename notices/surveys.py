@@ -38,7 +38,7 @@ from notices.errors import (
     SurveyNotFound,
     SurveyNotOpen,
 )
-from notices.services import _visible_regions
+from notices.services import _visible_regions, regions_by_id
 from notices.survey_models import QuestionKind, Survey, SurveyBallot, SurveyParticipant, SurveyStatus
 
 log = logging.getLogger(__name__)
@@ -303,8 +303,10 @@ def answer_survey(
         # A delegate answers for the elder only through acting_for (scope ``activities``, audited).
         resident = resident_for_user(user) if subject_id is None else acting_for(user, subject_id, "activities")
         # An account with no resident profile was announced nothing: 404 like any outsider, not "fill in a profile".
-        if resident is None or survey.status is not SurveyStatus.published or not db.session.scalar(
-            sa.select(sa.exists().where(_received(user, survey, resident.id)))
+        if (
+            resident is None
+            or survey.status is not SurveyStatus.published
+            or not db.session.scalar(sa.select(sa.exists().where(_received(user, survey, resident.id))))
         ):
             raise SurveyNotFound()
         now = utcnow()
@@ -391,13 +393,11 @@ def list_surveys(staff, *, cursor: str | None, limit: int) -> dict[str, Any]:
     """Surveys posted at regions under the caller's roles, newest first (cursor pages)."""
     with atomic():
         query = sa.select(Survey)
-        regions = _visible_regions(staff, "notices.read")
-        if regions is not None:
-            query = query.where(Survey.region_id.in_(regions))
+        visible = _visible_regions(staff, "notices.read")
+        if visible is not None:
+            query = query.where(Survey.region_id.in_(visible))
         page = keyset_page(db.session, query, [Survey.created_at, Survey.public_id], cursor=cursor, limit=limit)
-        # The surveys' regions in one statement (``survey_view`` would read one per region).
-        ids = {survey.region_id for survey in page["items"]}
-        regions = {region.id: region for region in db.session.scalars(sa.select(Region).where(Region.id.in_(ids)))}
+        regions = regions_by_id({survey.region_id for survey in page["items"]})
         page["items"] = [survey_view(survey, staff=True, region=regions[survey.region_id]) for survey in page["items"]]
         return page
 

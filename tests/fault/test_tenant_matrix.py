@@ -101,12 +101,17 @@ def check(world: World, method: str, path: str, operation: dict) -> list[str]:
     if not rule["public"]:
         _expect(problems, "anonymous", method, path, world.call(None, method, url, **kwargs("anonymous")), {401})
         for who in (*OUTSIDERS, *case.outsiders):
-            if who not in case.visible_to:
+            if who not in case.visible_to and who not in case.forbidden:
                 response = world.call(world.user(who, case), method, url, **kwargs(who))
                 _expect(problems, who, method, path, response, {404})
         for who in case.forbidden:
             response = world.call(world.user(who, case), method, url, **kwargs(who))
             _expect(problems, who, method, path, response, {403})
+        if method == "get":  # a legitimate reader reads (a write by them would change what the owner acts on)
+            for who in case.visible_to:
+                if who not in case.forbidden:
+                    response = world.call(world.user(who, case), method, url)
+                    _expect(problems, who, method, path, response, set(range(200, 300)))
 
     owner = case.owner if isinstance(case.owner, str) else "owner"
     response = world.call(world.user(case.owner, case), method, url, **kwargs(owner))

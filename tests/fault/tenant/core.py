@@ -523,7 +523,6 @@ def _admin(params: dict, body: dict | None = None, query: dict | None = None, st
         body=body,
         query=query,
         owner_status=status,
-        visible_to=OUTSIDERS,
         forbidden=(*OUTSIDERS, "owner", "staff_a", "vendor"),
     )
 

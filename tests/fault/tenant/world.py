@@ -12,8 +12,9 @@ is valid for the owner, and who else may or may not reach it. The matrix then ca
   ``"clerk"``: a vendor clerk when the action is the owner's) → 403;
 - finally ``case.owner`` → ``case.owner_status`` (any 2xx by default; never 401, 403 or 404).
 
-Callers named in ``case.visible_to`` legitimately reach the resource (say why in the factory) and are not called
-as outsiders. Nothing an outsider sends may change the resource: the owner's call comes last and must still work.
+Callers named in ``case.visible_to`` legitimately reach the resource (say why in the factory): they are not called
+as outsiders, and a GET as each of them must answer 2xx. Nothing an outsider sends may change the resource: the
+owner's call comes last and must still work.
 """
 
 from __future__ import annotations
