@@ -107,15 +107,17 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     redis_client.init_app(app)
+    from app.auth.core import authenticate_before_parsing, forget_current_user
+
+    # First of all before-request hooks: the limiter's hook (next) reads the signed-in account for its key, and
+    # ``authenticate_before_parsing`` then reuses what it found instead of checking the token a second time.
+    app.before_request(forget_current_user)
     init_limiter(app)
     # One Api per app: its spec belongs to the app it documents (tests build more than one app).
     app.extensions["linli_api"] = Api(app)
     register_error_handlers(app)
     outbox.init_app(app)
 
-    from app.auth.core import authenticate_before_parsing, forget_current_user
-
-    app.before_request(forget_current_user)
     app.before_request(authenticate_before_parsing)
 
     @app.teardown_appcontext

@@ -26,31 +26,31 @@ GAPS = (
     "A SimpleWorker across 100,000 jobs (set `BENCH_WORKER_JOBS=100000`; the default keeps the run short).",
 )
 
-#: What to look at first where a target is missed (profiling and fixing is a separate task).
+#: What was measured and done where a target was missed, and what is left (``python -m bench.profile`` gives the
+#: per-request CPU and statement figures; see README "Benchmarks").
 PROFILE_HINTS = (
-    'One request at a time, in process (Flask test client, 2026-12-03, same dataset): `{"ok": true}` 0.6 ms; '
-    "naive read 6.1 ms, 1 statement; browse 29.9 ms, 6 statements; detail 26.6 ms, 6 statements; inbox 23.3 ms, "
-    "3 statements; place order 70.6 ms, 27 statements. A cProfile of detail spends ~9 ms of 27 ms before the view "
-    "(token, revocation check, rate limiter) and ~40 % of the rest waiting on its 6 round trips: the gap to the "
-    "ceilings is per-request Python and statement count, not lock contention.",
-    "Rate limits: the default limit (`RATELIMIT_DEFAULT`, 600/min) is keyed by client address even for signed-in "
-    "callers, because flask-limiter's `before_request` runs before `authenticate_before_parsing` sets "
-    "`g.current_user` (`init_limiter` is called before the auth hooks in `app/__init__.py`); the first runs of this "
-    "benchmark, all from 127.0.0.1, got mostly 429s. The runner now sends one `X-Forwarded-For` per resident with "
-    "`TRUSTED_PROXY_HOPS=1`, as behind the production proxy; residents behind one NAT still share one budget.",
-    "Listing browse: `py-spy record -o browse.svg --pid <granian worker>` during the browse run, or "
-    "pyinstrument on one request: the per-request cost of token decoding + the revocation check, "
-    "`resident_for_user` / `scope_community_ids` (two queries before the page), `reviews.with_ratings` (an extra "
-    "query) and marshmallow's dump of 20 products; then cache the public catalogue page per community set "
-    "(invalidated on product and vendor writes).",
-    "Place order: the idempotency key row, the vendor and scope lookups, the outbox row for the expiry job and "
-    "`order_detail`'s reload after commit; count statements per request with `count_queries` and look for "
-    "ones that can be folded into the reservation UPDATE.",
-    "Notice fan-out: the publish request time (one `INSERT … SELECT` of the audience should not grow with it) and "
-    "the push jobs' batch statements (`PUSH_BATCH_SIZE` per statement, `PUSH_BATCHES_PER_JOB` per job): "
-    "`EXPLAIN (ANALYZE, BUFFERS)` of one batch, and how many job round trips through the relay the fan-out takes.",
-    "Web worker memory: `tracemalloc` snapshots before and after the run in one worker; most of the resident "
-    "memory is imports (every domain, apispec, the OpenAPI document) rather than growth.",
+    "Per request in process (`python -m bench.profile`, scale 0.1, repeat callers, CPU ms and statements, before → "
+    "after the performance pass of 2026-12-03): browse 11.2 ms / 7 → 1.9 ms / 0 (cached page); detail 10.5 / 7 → "
+    "1.5 / 0; place order 25.8 / 23 → ~10–15 / 10; a sold-out order (409) 9.1 / 8 → 4.0–4.6 / 3; naive read "
+    "ceiling 2.2–2.6 / 1, naive write 1.7–2.7 / 2. First visits (2,000 callers, each seen once) still read the "
+    "caller's communities (1 statement) and fill pages: browse ~5.5 ms.",
+    "Token check: one token check per request (the limiter's key function and `authenticate_before_parsing` used "
+    "to check it twice), verified tokens and account ids kept in the process, the account row read only when a "
+    "view needs more than its id; revocation still answered within `AUTH_REVOCATION_CACHE_SECONDS`.",
+    "Rate limiter (`app/ratelimit.py`): about a third of a cached browse request; with `RATELIMIT_HEADERS_ENABLED` "
+    "flask-limiter reads the window (two Redis `GET`s) after its `EVALSHA` hit on every request, so each request "
+    "makes 3 Redis round trips for the limit; the ceilings are exempt from it.",
+    "Place order: 10 statements left (buyer + vendor + shared community in one; one conditional UPDATE per product; "
+    "order; lines; first step; the message with its audience in one; two outbox rows, each `INSERT` + `pg_notify`). "
+    "`outbox.enqueue` is the largest part left (two round trips per row); with an `Idempotency-Key` the key row "
+    "adds 4 statements (about 45 % of a sold-out answer in the flash sale).",
+    "Notice fan-out: already set-based (one `INSERT … SELECT` per 1,000 residents). `EXPLAIN (ANALYZE)` of one "
+    "batch: 74 ms for 1,000 inbox rows, of which 39 ms inserting into `push_inbox` (5 indexes) and 27 ms in its "
+    "three foreign-key triggers, which the COPY ceiling (no foreign keys) does not pay; the audience is also "
+    "written twice (snapshot in the publish request, then inbox). Near 25–30 % of COPY is this design's bound.",
+    "Web worker memory: imports, not growth. pypinyin (55 MB) is now imported only when a guide's search key is "
+    "built; left: wechatpy (15 MB, `app/wechat.py`, imported by `app/push`, `app/auth` and `neighbours/routes.py`), "
+    "alipay + wechatpayv3 (21 MB, `payments/gateways`), flask-migrate/alembic (11 MB, `app/extensions.py`).",
 )
 
 

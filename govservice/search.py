@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from pypinyin import Style, lazy_pinyin
-
 #: Letters, digits and CJK ideographs survive normalisation; spaces and punctuation go.
 _DROP = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 
@@ -23,6 +21,9 @@ def normalise(text: str) -> str:
 
 def forms(text: str) -> list[str]:
     """The text itself, its full pinyin and its initials, each normalised (empty forms dropped)."""
+    # Imported here: pypinyin's dictionaries take ~55 MB, and only staff editing guides need them (not searches).
+    from pypinyin import Style, lazy_pinyin
+
     plain = normalise(text)
     if not plain:
         return []

@@ -194,8 +194,13 @@ def browsing_communities(user) -> set[int]:
     return resident.scope_community_ids() if resident is not None else set()
 
 
-def browse_products(
-    user,
+def browse_products(user, **args: Any) -> dict[str, Any]:
+    """A page of what vendors serving the resident's communities offer (see ``products_page``)."""
+    return products_page(browsing_communities(user), **args)
+
+
+def products_page(
+    community_ids: set[int] | frozenset[int],
     *,
     category: str | None = None,
     q: str | None = None,
@@ -204,9 +209,9 @@ def browse_products(
     cursor: str | None = None,
     limit: int = 20,
 ) -> dict[str, Any]:
-    """A page of what vendors serving the resident's communities offer. The page is one SELECT joined to its
-    vendors, so the number of statements does not grow with the page size; no COUNT(*)."""
-    query = _visible(browsing_communities(user))
+    """A page of what vendors serving ``community_ids`` offer. The page is one SELECT joined to its vendors, so the
+    number of statements does not grow with the page size; no COUNT(*)."""
+    query = _visible(community_ids)
     if category:
         query = query.where(Product.category == category)
     if q:
@@ -229,7 +234,32 @@ def browse_products(
 
 
 def browse_product(user, public_id: str) -> Product:
-    product = db.session.scalar(_visible(browsing_communities(user)).where(Product.public_id == public_id))
+    return visible_product(browsing_communities(user), public_id)
+
+
+def visible_product(community_ids: set[int] | frozenset[int], public_id: str) -> Product:
+    product = db.session.scalar(_visible(community_ids).where(Product.public_id == public_id))
     if product is None:
         raise ProductNotFound()
     return product
+
+
+# What the browse views answer, dumped (``catalogue_cache`` keeps it as JSON per set of communities).
+
+
+def browse_page(community_ids: frozenset[int], **args: Any) -> dict[str, Any]:
+    """``GET /products``: a page with ratings, dumped; two rating queries for the whole page."""
+    from marketplace.reviews import with_ratings
+    from marketplace.schemas import ProductPageSchema
+
+    page = products_page(community_ids, **args)
+    with_ratings(page["items"])
+    return ProductPageSchema().dump(page)
+
+
+def product_page(community_ids: frozenset[int], public_id: str) -> dict[str, Any]:
+    """``GET /products/<id>``: one product with its ratings, dumped."""
+    from marketplace.reviews import with_ratings
+    from marketplace.schemas import ProductSchema
+
+    return ProductSchema().dump(with_ratings([visible_product(community_ids, public_id)])[0])

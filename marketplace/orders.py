@@ -16,7 +16,9 @@ rejected — or an expiry job delivered twice, or a cancel racing the expiry —
 
 from __future__ import annotations
 
+import functools
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +27,7 @@ from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from app import outbox
+from app.accounts.errors import DelegationDenied
 from app.accounts.residents import require_resident, resident_for_user
 from app.api import keyset_page
 from app.auth.scopes import acting_for, can
@@ -50,6 +53,7 @@ from marketplace.models import (
     OrderStatus,
     Product,
     Vendor,
+    VendorCommunity,
     VendorStatus,
 )
 from marketplace.vendors import get_vendor
@@ -73,8 +77,16 @@ def get_order(public_id: str, *, lock: bool = False) -> Order | None:
     return db.session.scalar(query)
 
 
-def record_step(order: Order, from_status: OrderStatus | None, *, actor=None, note: str | None = None) -> OrderEvent:
-    """Record the step that brought ``order`` to its current status, and tell the resident."""
+def record_step(
+    order: Order,
+    from_status: OrderStatus | None,
+    *,
+    actor=None,
+    note: str | None = None,
+    vendor_name: str | None = None,
+) -> OrderEvent:
+    """Record the step that brought ``order`` to its current status, and tell the resident (``vendor_name``, when
+    the caller has it, saves reading it)."""
     event = OrderEvent(
         order_id=order.id,
         from_status=from_status.value if from_status else None,
@@ -85,7 +97,8 @@ def record_step(order: Order, from_status: OrderStatus | None, *, actor=None, no
     db.session.add(event)
     db.session.flush()
     _on_step(order, from_status, actor)
-    vendor_name = db.session.scalar(sa.select(Vendor.name).where(Vendor.id == order.vendor_id))
+    if vendor_name is None:
+        vendor_name = db.session.scalar(sa.select(Vendor.name).where(Vendor.id == order.vendor_id))
     notify.notify_order_step(order, vendor_name, event.id, note)
     log.info(
         "market order %s %s → %s by user %s",
@@ -119,42 +132,42 @@ def _on_step(order: Order, from_status: OrderStatus | None, actor) -> None:
 # --- placement ---------------------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _reserve_statements() -> tuple[sa.Update, sa.Select]:
+    """The conditional UPDATE that takes stock, and the SELECT that says why it took none: built once."""
+    product = sa.bindparam("reserve_product", type_=sa.String)
+    vendor = sa.bindparam("reserve_vendor", type_=sa.BigInteger)
+    quantity = sa.bindparam("reserve_quantity", type_=sa.Integer)
+    take = (
+        sa.update(Product)
+        .where(Product.public_id == product, Product.vendor_id == vendor, Product.on_shelf, Product.stock >= quantity)
+        .values(stock=Product.stock - quantity)
+        .returning(
+            Product.id,
+            Product.public_id,
+            Product.name,
+            Product.unit,
+            Product.storage_zone,
+            Product.price_fen,
+            Product.weighed,
+            Product.estimated_weight_g,
+            Product.stock,
+            Product.low_stock_threshold,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    why = sa.select(Product.on_shelf, Product.stock).where(Product.public_id == product, Product.vendor_id == vendor)
+    return take, why
+
+
 def _reserve(vendor_id: int, product_public_id: str, quantity: int) -> dict[str, Any]:
     """Take ``quantity`` from a product's stock in one conditional UPDATE, or raise why not."""
-    row = (
-        db.session.execute(
-            sa.update(Product)
-            .where(
-                Product.public_id == product_public_id,
-                Product.vendor_id == vendor_id,
-                Product.on_shelf,
-                Product.stock >= quantity,
-            )
-            .values(stock=Product.stock - quantity)
-            .returning(
-                Product.id,
-                Product.public_id,
-                Product.name,
-                Product.unit,
-                Product.storage_zone,
-                Product.price_fen,
-                Product.weighed,
-                Product.estimated_weight_g,
-                Product.stock,
-                Product.low_stock_threshold,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        .mappings()
-        .one_or_none()
-    )
+    take, why = _reserve_statements()
+    params = {"reserve_product": product_public_id, "reserve_vendor": vendor_id, "reserve_quantity": quantity}
+    row = db.session.execute(take, params).mappings().one_or_none()
     if row is not None:
         return dict(row)
-    found = db.session.execute(
-        sa.select(Product.on_shelf, Product.stock).where(
-            Product.public_id == product_public_id, Product.vendor_id == vendor_id
-        )
-    ).one_or_none()
+    found = db.session.execute(why, params).one_or_none()
     if found is None:
         raise ProductNotFound(details={"product_id": product_public_id})
     if not found.on_shelf:
@@ -162,22 +175,91 @@ def _reserve(vendor_id: int, product_public_id: str, quantity: int) -> dict[str,
     raise StockInsufficient(details={"product_id": product_public_id, "requested": quantity, "available": found.stock})
 
 
+@functools.cache
+def _buyer_and_vendor_query(by: str) -> sa.Select:
+    """(resident id, resident erased at, the vendor, the lowest community the vendor serves among the resident's)
+    for the resident ``by`` ``user_id`` or ``resident_id`` and the vendor ``vendor_id`` (public): built once, so a
+    placement pays no statement construction for it."""
+    from app.accounts.resident_models import HouseholdMembership, MembershipStatus, Resident
+    from app.community.models import Household
+
+    memberships = (
+        sa.select(Household.community_id)
+        .join(HouseholdMembership, HouseholdMembership.household_id == Household.id)
+        .where(
+            HouseholdMembership.resident_id == Resident.id,
+            HouseholdMembership.status.in_([MembershipStatus.pending, MembershipStatus.active]),
+        )
+        .correlate(Resident)
+    )
+    served = (
+        sa.select(sa.func.min(VendorCommunity.community_id))
+        .where(
+            VendorCommunity.vendor_id == Vendor.id,
+            sa.or_(
+                VendorCommunity.community_id == Resident.registered_community_id,
+                VendorCommunity.community_id.in_(memberships),
+            ),
+        )
+        .correlate(Resident, Vendor)
+        .scalar_subquery()
+    )
+    which = Resident.user_id if by == "user_id" else Resident.id
+    return (
+        sa.select(Resident.id, Resident.erased_at, Vendor, served)
+        .select_from(Resident)
+        .join(Vendor, Vendor.public_id == sa.bindparam("vendor_id", type_=sa.String))
+        .where(which == sa.bindparam("who", type_=sa.BigInteger))
+    )
+
+
+def _buyer_and_vendor(user, data: dict[str, Any]) -> tuple[int, Vendor, int | None]:
+    """The id of the resident the order is for, the vendor, and the lowest community the vendor serves among the
+    resident's (None when it serves none of them): one statement when the caller orders for themself (a delegate's
+    ``acting_for`` reads and records the delegation first)."""
+    subject = acting_for(user, data["for_resident_id"], "marketplace") if data.get("for_resident_id") else None
+    query = _buyer_and_vendor_query("resident_id" if subject is not None else "user_id")
+    who = subject.id if subject is not None else user.id
+    row = db.session.execute(query, {"who": who, "vendor_id": data["vendor_id"]}).one_or_none()
+    if row is None:
+        if subject is None:
+            require_resident(user)  # raises when the caller has given no details
+        get_vendor(data["vendor_id"])  # raises: the vendor does not exist
+        raise VendorNotOpen()  # not reached: one of the two above is missing
+    resident_id, erased_at, vendor, community_id = row
+    if subject is None and erased_at is not None:
+        require_resident(user)  # raises: the caller's resident was erased
+    return resident_id, vendor, community_id
+
+
+@contextmanager
+def _shown_as_written():
+    """The placed order is answered from what its unit of work loaded and wrote (lines, vendor, its first step):
+    its commit does not expire them, so the answer needs no second read."""
+    session = db.session()
+    expiring = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = expiring
+
+
 def place_order(user, data: dict[str, Any]) -> Order:
     """Place an order for oneself, or for the resident named by ``for_resident_id`` (needs a ``marketplace``
     delegation); stock is reserved now and released if the order is not paid within ``MARKETPLACE_UNPAID_MINUTES``.
 
+    About ten statements for a one-line order: the buyer, vendor and shared community (one), one conditional
+    ``UPDATE`` per product, the order, its lines (one ``INSERT`` for all), its first step, the resident's message
+    and the expiry job. The returned order carries ``steps`` and ``adjustments`` as ``order_detail`` sets them.
+
     :raises StockInsufficient: a product has fewer units left than asked (nothing is reserved then).
     """
-    with atomic():
-        if data.get("for_resident_id"):
-            resident = acting_for(user, data["for_resident_id"], "marketplace")
-        else:
-            resident = require_resident(user)
-        vendor = get_vendor(data["vendor_id"])
+    with _shown_as_written(), atomic():
+        resident_id, vendor, community_id = _buyer_and_vendor(user, data)
         if vendor.status is not VendorStatus.approved:
             raise VendorNotOpen(details={"status": vendor.status.value})
-        served = resident.scope_community_ids() & vendor.scope_community_ids()
-        if not served:
+        if community_id is None:
             raise CommunityNotServed()
         window_start, window_end = data.get("window_start"), data.get("window_end")
         if window_start and window_end and window_end <= window_start:
@@ -189,17 +271,22 @@ def place_order(user, data: dict[str, Any]) -> Order:
         now = utcnow()
         order = Order(
             vendor_id=vendor.id,
-            resident_id=resident.id,
+            resident_id=resident_id,
             placed_by_user_id=user.id,
-            community_id=min(served),
+            community_id=community_id,
             fulfilment=Fulfilment(data.get("fulfilment", "locker")),
             window_start=window_start,
             window_end=window_end,
             note=data.get("note"),
             status=OrderStatus.pending_payment,
             total_fen=0,
+            refunded_fen=0,
+            paid_at=None,
+            payment_public_id=None,
+            stock_released_at=None,
             expires_at=now + timedelta(minutes=unpaid_minutes()),
         )
+        order.vendor = vendor
         for _pid, quantity, row in reserved:
             amount = line_amount_fen(
                 row["price_fen"],
@@ -224,7 +311,7 @@ def place_order(user, data: dict[str, Any]) -> Order:
             )
         db.session.add(order)
         db.session.flush()
-        record_step(order, None, actor=user)
+        event = record_step(order, None, actor=user, vendor_name=vendor.name)
         from marketplace import jobs
 
         outbox.enqueue(
@@ -233,6 +320,8 @@ def place_order(user, data: dict[str, Any]) -> Order:
         for _pid, quantity, row in reserved:
             if row["stock"] <= row["low_stock_threshold"] < row["stock"] + quantity:
                 notify.notify_low_stock(vendor, row, row["stock"])
+        order.steps = [event]
+        order.adjustments = []  # a new order has none (``adjustments_of`` reads them once preparing starts)
         return order
 
 
@@ -324,6 +413,8 @@ def order_for_resident(user, public_id: str, *, lock: bool = False) -> Order:
     subject = db.session.get(Resident, order.resident_id)
     try:
         acting_for(user, subject.public_id, "marketplace")
+    except DelegationDenied:
+        raise  # bound to the resident, but without the marketplace scope (or no longer active): 403
     except APIError:
         raise OrderNotFound() from None
     return order

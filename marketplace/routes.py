@@ -8,7 +8,8 @@ from app.api import CursorArgsSchema
 from app.auth import current_user
 from app.auth.scopes import scoped
 from app.idempotency import idempotent
-from marketplace import blp, catalogue, fulfilment, orders, reviews, vendors
+from app.ratelimit import limit_from_setting
+from marketplace import blp, catalogue, catalogue_cache, fulfilment, orders, reviews, vendors
 from marketplace.models import OrderStatus, VendorStatus
 from marketplace.schemas import (
     BrowseArgsSchema,
@@ -44,10 +45,12 @@ class Vendors(MethodView):
     @blp.arguments(VendorCreateSchema)
     @blp.response(201, VendorSchema)
     @scoped(also="any signed-in account; the applicant becomes the vendor's owner")
+    @limit_from_setting("MARKETPLACE_VENDOR_APPLY_RATE_LIMIT")
     def post(self, data):
         """Apply to open a vendor
 
-        Community staff of the communities served approve, reject, suspend or reinstate it.
+        Community staff of the communities served approve, reject, suspend or reinstate it. At most
+        `MARKETPLACE_VENDOR_APPLY_RATE_LIMIT` applications per account (429 `rate_limited`).
         """
         return vendors.apply_vendor(current_user(), data)
 
@@ -162,9 +165,9 @@ class Products(MethodView):
 
         Cursor pages; the number of SQL statements does not grow with the page size.
         """
-        page = catalogue.browse_products(current_user(), **args)
-        reviews.with_ratings(page["items"])
-        return page
+        user = current_user()
+        query = tuple(sorted(args.items()))
+        return catalogue_cache.cached_json("browse", user, query, lambda scope: catalogue.browse_page(scope, **args))
 
 
 @blp.route("/products/<product_id>")
@@ -173,7 +176,10 @@ class ProductById(MethodView):
     @scoped(also="residents of a community the vendor serves")
     def get(self, product_id):
         """A product"""
-        return reviews.with_ratings([catalogue.browse_product(current_user(), product_id)])[0]
+        user = current_user()
+        return catalogue_cache.cached_json(
+            "detail", user, (product_id,), lambda scope: catalogue.product_page(scope, product_id)
+        )
 
 
 # --- orders ------------------------------------------------------------------------------------------------------
@@ -191,7 +197,7 @@ class Orders(MethodView):
         Totals are computed on the server; stock is reserved now and released if the order is not paid within
         15 minutes. Pay it through POST /api/v1/payments with kind marketplace.market_order.
         """
-        return orders.order_detail(orders.place_order(current_user(), data))
+        return orders.place_order(current_user(), data)  # with its steps, as order_detail shows them
 
     @blp.arguments(CursorArgsSchema, location="query")
     @blp.response(200, OrderPageSchema)

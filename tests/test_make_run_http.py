@@ -36,7 +36,10 @@ def server(tmp_path_factory):
     log = (instance / "serve.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "serve", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -90,10 +93,16 @@ def test_a_newcomer_pays_the_demo_bills_over_http(server):
     bills_path = fill(path("get", r"/api/v1/fees/households/\{[^}]+\}/bills"), mother["id"])
     bills = call("get", bills_path, params={"status": "unpaid"})["items"]
     assert bills
-    order = call("post", path("post", r"/api/v1/fees/orders"),
-                 json={"household_id": mother["id"], "bill_ids": [bill["id"] for bill in bills]})
-    payment = call("post", path("post", r"/api/v1/payments"),
-                   json={"kind": order["payable"]["kind"], "ids": [order["payable"]["id"]], "channel": "sandbox"})
+    order = call(
+        "post",
+        path("post", r"/api/v1/fees/orders"),
+        json={"household_id": mother["id"], "bill_ids": [bill["id"] for bill in bills]},
+    )
+    payment = call(
+        "post",
+        path("post", r"/api/v1/payments"),
+        json={"kind": order["payable"]["kind"], "ids": [order["payable"]["id"]], "channel": "sandbox"},
+    )
     assert payment["amount_fen"] == order["amount_fen"]
     confirmed = call("post", fill(path("post", r"/api/v1/payments/\{[^}]+\}/sandbox/confirm"), payment["id"]), json={})
     assert confirmed["status"] == "paid"

@@ -16,6 +16,5 @@ def test_there_is_a_single_head(app):
 def test_autogenerate_finds_no_drift(app):
     # The test database was built by `upgrade head` from an empty database (see conftest).
     with database.engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
-                                database.metadata)
+        diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), database.metadata)
     assert diff == []

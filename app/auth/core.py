@@ -4,6 +4,8 @@ view's access rule."""
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from collections.abc import Callable
 from copy import deepcopy
 from datetime import timedelta
@@ -12,6 +14,8 @@ from typing import Any
 import jwt
 import sqlalchemy as sa
 from flask import current_app, g, request
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from app.db import utcnow
 from app.errors import Forbidden, Unauthenticated
@@ -26,8 +30,12 @@ def access_token_ttl() -> timedelta:
     return min(timedelta(minutes=minutes), ACCESS_TOKEN_TTL)
 
 
-def encode_access_token(user_public_id: str, session_public_id: str) -> str:
-    """A JWT (HS256) with ``sub`` = the user's public id, ``sid`` = the session's public id, ``typ`` = access."""
+def encode_access_token(user_public_id: str, session_public_id: str, *, user_id: int | None = None) -> str:
+    """A JWT (HS256) with ``sub`` = the user's public id, ``sid`` = the session's public id, ``typ`` = access.
+
+    ``user_id`` (the account just signed in, so active) primes this process's ``account_cache``."""
+    if user_id is not None:
+        account_cache().put(user_public_id, user_id)
     now = utcnow()
     claims = {
         "sub": user_public_id,
@@ -47,13 +55,84 @@ def issue_access_token(user, *, session=None) -> str:
         from app.auth.sessions import start_session
 
         session, _refresh = start_session(user, LoginMethod.issued)
-    return encode_access_token(user.public_id, session.public_id)
+    # Only an active account primes the cache (a token issued by hand for a deactivated one must still be refused).
+    return encode_access_token(user.public_id, session.public_id, user_id=user.id if user.is_active else None)
 
 
-def _user_from_token(token: str):
+#: How long a process remembers that an account (by public id) exists and is active, so that a signed-in request
+#: reads no account row. Deactivating an account revokes its sessions (``revoke_user_sessions``), which every
+#: process sees within ``AUTH_REVOCATION_CACHE_SECONDS``; this bound only covers a deactivation that did not.
+ACCOUNT_CACHE_SECONDS = 60.0
+
+
+class _AccountCache:
+    """user public id → (user id, valid until); thread-safe, bounded (cleared when it grows past ``max_entries``)."""
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self._entries: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get(self, public_id: str) -> int | None:
+        entry = self._entries.get(public_id)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, public_id: str, user_id: int) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[public_id] = (user_id, time.monotonic() + ACCOUNT_CACHE_SECONDS)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop an account (its sessions were just revoked: deactivated, deleted, merged away)."""
+        with self._lock:
+            for public_id in [key for key, (cached_id, _until) in self._entries.items() if cached_id == user_id]:
+                del self._entries[public_id]
+
+
+def account_cache() -> _AccountCache:
+    """The current app's cache (one per app: tests build several apps in one process)."""
+    return current_app.extensions.setdefault("linli_account_cache", _AccountCache())
+
+
+def _signed_in_user(public_id: str):
+    """The account a valid, unrevoked token names, as a ``User`` in the current session.
+
+    The row is not read on every request: the account's id comes from ``account_cache`` and the ``User`` is put
+    into the session with only ``id`` and ``public_id`` loaded; any other attribute a view reads loads the row
+    then (one SELECT by primary key, fresh from the database)."""
     from app.accounts.models import User
-    from app.auth.revocation import is_revoked
 
+    user_id = account_cache().get(public_id)
+    if user_id is None:
+        user_id = db.session.scalar(sa.select(User.id).where(User.public_id == public_id, User.is_active))
+        if user_id is None:
+            raise Unauthenticated("账号不存在或已停用", details={"reason": "user_inactive"})
+        account_cache().put(public_id, user_id)
+    present = db.session.identity_map.get(identity_key(User, user_id))
+    if present is not None:
+        return present
+    user = User(id=user_id, public_id=public_id)
+    make_transient_to_detached(user)  # persistent once added; every other column unloaded, loaded on first use
+    db.session.add(user)
+    return user
+
+
+def _verified_claims(token: str) -> dict[str, Any]:
+    """The claims of a valid access token. A token verified once is remembered (by its exact text, until its
+    ``exp``), so a caller's next requests skip the signature check; expiry is still checked on every request."""
+    verified = current_app.extensions.setdefault("linli_verified_tokens", {})
+    claims = verified.get(token)
+    if claims is not None:
+        if claims["exp"] <= time.time():
+            raise Unauthenticated("登录已过期，请重新登录", details={"reason": "token_expired"})
+        return claims
     try:
         claims = jwt.decode(
             token,
@@ -65,13 +144,21 @@ def _user_from_token(token: str):
         raise Unauthenticated("登录已过期，请重新登录", details={"reason": "token_expired"}) from None
     except jwt.InvalidTokenError:
         raise Unauthenticated("登录凭证无效", details={"reason": "token_invalid"}) from None
-    if claims.get("typ") != "access" or not isinstance(claims.get("sid"), str):
+    if claims.get("typ") != "access" or not isinstance(claims.get("sid"), str) or not isinstance(claims["exp"], int):
         raise Unauthenticated("登录凭证无效", details={"reason": "token_invalid"})
+    if len(verified) >= 10_000:  # bounded (~10 MB): a full cache is emptied, each caller verifies once more
+        verified.clear()
+    verified[token] = claims
+    return claims
+
+
+def _user_from_token(token: str):
+    from app.auth.revocation import is_revoked
+
+    claims = _verified_claims(token)
     if is_revoked(claims["sid"]):
         raise Unauthenticated("登录已失效，请重新登录", details={"reason": "session_revoked"})
-    user = db.session.scalar(sa.select(User).where(User.public_id == claims["sub"], User.is_active))
-    if user is None:
-        raise Unauthenticated("账号不存在或已停用", details={"reason": "user_inactive"})
+    user = _signed_in_user(claims["sub"])
     g.current_session_id = claims["sid"]
     return user
 

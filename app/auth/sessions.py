@@ -91,7 +91,9 @@ def login(user: User, method: LoginMethod, *, created: bool = False) -> Tokens:
     session, refresh_token = start_session(user, method)
     user.last_login_at = utcnow()
     log.info("user %s signed in by %s (session %s)", user.id, method.value, session.id)
-    return Tokens(user, session, encode_access_token(user.public_id, session.public_id), refresh_token, created)
+    return Tokens(
+        user, session, encode_access_token(user.public_id, session.public_id, user_id=user.id), refresh_token, created
+    )
 
 
 def refresh(refresh_token: str) -> Tokens:
@@ -132,7 +134,7 @@ def refresh(refresh_token: str) -> Tokens:
                 _revoke(AuthSession.id == session.id, "account_disabled")
                 outcome = "disabled"
             else:
-                access = encode_access_token(user.public_id, session.public_id)
+                access = encode_access_token(user.public_id, session.public_id, user_id=user.id)
                 return Tokens(user, session, access, new_token)
         else:
             reused_in = db.session.scalar(
@@ -169,11 +171,16 @@ def _revoke(condition: Any, reason: str) -> list[str]:
 def revoke_user_sessions(user_id: int, *, reason: str, keep: str | None = None) -> list[str]:
     """Revoke every live session of a user, except ``keep`` (a session public id). Joins the caller's unit of
     work (account linking, password change, account deletion)."""
+    from app.auth.core import account_cache
+
     condition = AuthSession.user_id == user_id
     if keep is not None:
         condition = sa.and_(condition, AuthSession.public_id != keep)
     with atomic():
-        return _revoke(condition, reason)
+        revoked = _revoke(condition, reason)
+    if keep is None:  # every session gone (deleted, deactivated, merged): this process forgets the account at once
+        account_cache().forget_user(user_id)
+    return revoked
 
 
 def logout(user: User, session_public_id: str, *, everywhere: bool = False) -> None:

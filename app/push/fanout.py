@@ -20,6 +20,7 @@ district.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app import outbox
 from app.accounts.resident_models import Resident
-from app.db import atomic, utcnow
+from app.db import atomic, new_public_id, utcnow
 from app.extensions import db
 from app.push import channels
 from app.push.events import get_event, render
@@ -85,28 +86,38 @@ def send(
     rendered = render(spec, data)
     if rendered.wechat_refused:
         log.warning("push %s for %s:%s: WeChat off, %s", event, source_kind, source_id, rendered.wechat_refused)
+    explicit = not isinstance(recipients, sa.sql.expression.SelectBase | str | bytes)
+    values = {
+        "event": spec.name,
+        "source_kind": source_kind,
+        "source_id": source_id,
+        "key": key,
+        "scope": spec.scope,
+        "urgent": spec.urgent if urgent is None else urgent,
+        "title": rendered.title,
+        "body": rendered.body,
+        "wechat_template_id": spec.template_id if spec.has("wechat") else None,
+        "wechat_data": None if rendered.wechat_refused else rendered.wechat_data,
+        "wechat_page": rendered.page,
+        "wechat_refused": rendered.wechat_refused[:200] if rendered.wechat_refused else None,
+        "sms_template": spec.sms_template if spec.has("sms") else None,
+        "sms_params": rendered.sms_params,
+    }
     with atomic():
-        created = db.session.execute(
-            pg_insert(Delivery)
-            .values(
-                event=spec.name,
-                source_kind=source_kind,
-                source_id=source_id,
-                key=key,
-                scope=spec.scope,
-                urgent=spec.urgent if urgent is None else urgent,
-                title=rendered.title,
-                body=rendered.body,
-                wechat_template_id=spec.template_id if spec.has("wechat") else None,
-                wechat_data=None if rendered.wechat_refused else rendered.wechat_data,
-                wechat_page=rendered.page,
-                wechat_refused=rendered.wechat_refused[:200] if rendered.wechat_refused else None,
-                sms_template=spec.sms_template if spec.has("sms") else None,
-                sms_params=rendered.sms_params,
-            )
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(Delivery.id, Delivery.public_id)
-        ).one_or_none()
+        if explicit:
+            # A list of ids (a message about one order, a booking …): the delivery, its audience and its count in one
+            # statement built once; an audience query is counted as it is copied, never run twice.
+            ids = sorted({int(resident_id) for resident_id in recipients})
+            created = db.session.execute(
+                _delivery_with_audience(), {**values, "public_id": new_public_id(), "ids": ids}
+            ).one_or_none()
+        else:
+            created = db.session.execute(
+                pg_insert(Delivery)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(Delivery.id, Delivery.public_id)
+            ).one_or_none()
         if created is None:
             earlier = db.session.execute(
                 sa.select(Delivery.public_id, Delivery.audience_count, Delivery.wechat_refused).where(
@@ -114,18 +125,60 @@ def send(
                 )
             ).one()
             return SendReceipt(earlier.public_id, earlier.audience_count, False, earlier.wechat_refused)
-        delivery_id, public_id = created
-        audience = _snapshot_audience(delivery_id, recipients)
-        values: dict[str, Any] = {"audience_count": audience}
+        changes: dict[str, Any] = {}
+        if explicit:
+            delivery_id, public_id, audience = created
+        else:
+            delivery_id, public_id = created
+            audience = changes["audience_count"] = _snapshot_audience(delivery_id, recipients)
         if audience:
             outbox.enqueue(fan_out, delivery_id, key=f"push:fan_out:{delivery_id}:0")
         else:
-            values["fanned_out_at"] = sa.func.now()
-        db.session.execute(sa.update(Delivery).where(Delivery.id == delivery_id).values(**values))
+            changes["fanned_out_at"] = sa.func.now()
+        if changes:
+            db.session.execute(sa.update(Delivery).where(Delivery.id == delivery_id).values(**changes))
         log.info(
             "push %s from %s:%s to %s residents (delivery %s)", event, source_kind, source_id, audience, delivery_id
         )
         return SendReceipt(public_id, audience, True, rendered.wechat_refused)
+
+
+@functools.cache
+def _delivery_with_audience() -> sa.Select:
+    """One statement, built once: the delivery (``INSERT … ON CONFLICT (key) DO NOTHING``) with its audience count,
+    and its audience copied from its ``RETURNING`` (the living residents among ``:ids``). Answers (id, public id,
+    audience count), or no row when the key named an earlier delivery."""
+    deliveries, residents, audience = Delivery.__table__, Resident.__table__, AudienceMember.__table__
+    living = sa.and_(
+        residents.c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.BigInteger))), residents.c.erased_at.is_(None)
+    )
+    names = ("public_id", "event", "source_kind", "source_id", "key", "scope", "urgent", "title", "body")
+    names += ("wechat_template_id", "wechat_data", "wechat_page", "wechat_refused", "sms_template", "sms_params")
+    delivery = (
+        pg_insert(deliveries)
+        .values(
+            {
+                **{deliveries.c[name]: sa.bindparam(name, type_=deliveries.c[name].type) for name in names},
+                deliveries.c.audience_count: sa.select(sa.func.count())
+                .select_from(residents)
+                .where(living)
+                .scalar_subquery(),
+            }
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(deliveries.c.id, deliveries.c.public_id, deliveries.c.audience_count)
+        .cte("delivery")
+    )
+    members = (
+        pg_insert(audience)
+        .from_select(
+            ["delivery_id", "resident_id"],
+            sa.select(delivery.c.id, residents.c.id).select_from(delivery).join(residents, living),
+        )
+        .on_conflict_do_nothing()
+        .cte("audience")
+    )
+    return sa.select(delivery.c.id, delivery.c.public_id, delivery.c.audience_count).add_cte(members)
 
 
 def _snapshot_audience(delivery_id: int, recipients: Recipients) -> int:

@@ -22,7 +22,8 @@ def test_a_delegate_reads_the_masked_profile(delegated, api):
     assert response.status_code == 200, response.json
     assert response.json["real_name"] == "王**"
     assert response.json["age"] == date.today().year - ELDER_BORN.year - (
-        (date.today().month, date.today().day) < (ELDER_BORN.month, ELDER_BORN.day))
+        (date.today().month, date.today().day) < (ELDER_BORN.month, ELDER_BORN.day)
+    )
     assert "*" in response.json["document_number"]
 
 

@@ -1,0 +1,211 @@
+"""The public catalogue (what residents browse) cached as ready JSON, per set of communities, in each process.
+
+A resident's browse page or product detail depends only on the communities they may browse (their memberships and
+registering community), the query and the host the image URLs name; so it is kept as response bytes under
+``(version, host, communities, query)`` and served without a query, an ORM object or a marshmallow dump.
+
+Invalidation is by version: ``marketplace:catalogue:version`` in Redis holds a random token, replaced after the
+commit of any transaction that wrote a product, a vendor, the communities a vendor serves, a resident or a
+household membership (ORM flushes and ORM ``UPDATE``/``DELETE`` statements on those tables, caught by session events
+here, so no service has to remember to call anything). Every request reads the token (one Redis ``GET``), so a
+changed price, a product taken off the shelf or a suspended vendor is seen by the next request in every process.
+
+Two figures are not versioned and may lag by up to ``MARKETPLACE_CATALOGUE_CACHE_SECONDS`` (5 s): the ``stock`` a
+page shows (orders take stock with one conditional ``UPDATE`` per product and must not empty every cache; placing
+an order re-checks stock in that ``UPDATE``) and the ratings (reviews). When Redis is unreachable the cache is
+bypassed (each request reads PostgreSQL); a version change written while it was down is bounded by the same lifetime.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app, has_app_context, request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.extensions import db, redis_client
+
+log = logging.getLogger(__name__)
+
+VERSION_KEY = "marketplace:catalogue:version"
+DEFAULT_SECONDS = 5.0
+#: How long a user's set of communities is kept (under the version: a membership change starts a new version).
+SCOPE_SECONDS = 60.0
+#: The session flag set by a flush or statement that changes what the catalogue shows.
+_CHANGED = "marketplace_catalogue_changed"
+
+
+class PageCache:
+    """key → (body, valid until); thread-safe and bounded (cleared when it grows past ``max_entries``)."""
+
+    def __init__(self, max_entries: int = 1000) -> None:
+        self._entries: dict[tuple, tuple[Any, float]] = {}
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get(self, key: tuple) -> Any:
+        entry = self._entries.get(key)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, key: tuple, value: Any, seconds: float) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = (value, time.monotonic() + seconds)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def cache() -> PageCache:
+    """The current app's cache (one per app: tests build several apps in one process)."""
+    return current_app.extensions.setdefault("linli_catalogue_cache", PageCache())
+
+
+def _seconds() -> float:
+    return float(current_app.config.get("MARKETPLACE_CATALOGUE_CACHE_SECONDS", DEFAULT_SECONDS))
+
+
+def current_version() -> str | None:
+    """The catalogue's version token, or None when Redis is unreachable (then nothing is cached)."""
+
+    def read(client) -> str:
+        token = client.get(VERSION_KEY)
+        if token is None:  # an empty Redis (restart, flush): start a new token, never reuse an old one
+            client.set(VERSION_KEY, secrets.token_hex(8), nx=True)
+            token = client.get(VERSION_KEY)
+        return token.decode() if isinstance(token, bytes) else token
+
+    return redis_client.call(read, default=None)
+
+
+def bump_version() -> bool:
+    """A new version token: every cached page is stale from now on, in every process."""
+    return redis_client.call(lambda client: bool(client.set(VERSION_KEY, secrets.token_hex(8))), default=False)
+
+
+@functools.cache
+def _scope_query() -> sa.CompoundSelect:
+    """Built once (a first visit then costs one statement and no statement construction)."""
+    from app.accounts.resident_models import HouseholdMembership, MembershipStatus, Resident
+    from app.community.models import Household
+
+    user_id = sa.bindparam("user_id", type_=sa.BigInteger)
+    members = (
+        sa.select(Household.community_id)
+        .join(HouseholdMembership, HouseholdMembership.household_id == Household.id)
+        .join(Resident, Resident.id == HouseholdMembership.resident_id)
+        .where(
+            Resident.user_id == user_id,
+            HouseholdMembership.status.in_([MembershipStatus.pending, MembershipStatus.active]),
+        )
+    )
+    registered = sa.select(Resident.registered_community_id).where(
+        Resident.user_id == user_id, Resident.registered_community_id.is_not(None)
+    )
+    return sa.union(members, registered)
+
+
+def browsing_scope(user) -> frozenset[int]:
+    """The communities whose catalogue ``user`` browses: their resident's active or pending memberships and the
+    registering community (as ``Resident.scope_community_ids``), in one statement."""
+    return frozenset(db.session.execute(_scope_query(), {"user_id": user.id}).scalars())
+
+
+def cached_json(kind: str, user, query: tuple, build: Callable[[frozenset[int]], Any]) -> Response:
+    """The JSON response for ``kind`` and ``query`` as ``user`` sees it: from the cache, else ``build(communities)``
+    (returning what to serialise) dumped once and kept. An error ``build`` raises is not cached."""
+    version = current_version()
+    if version is None:
+        return _response(build(browsing_scope(user)))
+    pages = cache()
+    scope_key = ("scope", version, user.id)
+    communities = pages.get(scope_key)
+    if communities is None:
+        communities = browsing_scope(user)
+        pages.put(scope_key, communities, SCOPE_SECONDS)
+    key = (kind, version, request.host_url, communities, query)
+    body = pages.get(key)
+    if body is None:
+        body = _encode(build(communities))
+        pages.put(key, body, _seconds())
+    return Response(body, status=200, mimetype="application/json")
+
+
+def _encode(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _response(data: Any) -> Response:
+    return Response(_encode(data), status=200, mimetype="application/json")
+
+
+# --- invalidation -------------------------------------------------------------------------------------------------
+
+
+def _watched_tables() -> frozenset[str]:
+    from app.accounts.resident_models import HouseholdMembership, Resident
+    from marketplace.models import Product, Vendor, VendorCommunity
+
+    return frozenset(m.__table__.name for m in (Product, Vendor, VendorCommunity, Resident, HouseholdMembership))
+
+
+_WATCHED: frozenset[str] | None = None
+
+
+def _watched(obj: Any) -> bool:
+    global _WATCHED
+    if _WATCHED is None:
+        _WATCHED = _watched_tables()
+    table = getattr(obj, "__table__", None)
+    return table is not None and table.name in _WATCHED
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context: Any) -> None:
+    if session.info.get(_CHANGED):
+        return
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if _watched(obj) and (obj not in session.dirty or session.is_modified(obj, include_collections=False)):
+            session.info[_CHANGED] = True
+            return
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement(state: Any) -> None:
+    """ORM ``UPDATE``/``DELETE`` statements on a watched table, except stock-only updates of products."""
+    if not (state.is_update or state.is_delete) or state.session.info.get(_CHANGED):
+        return
+    mapper = state.bind_mapper
+    if mapper is None or not _watched(mapper.class_):
+        return
+    table = mapper.local_table.name
+    if state.is_update and table == "marketplace_products":
+        values = getattr(state.statement, "_values", None) or {}
+        names = {getattr(column, "key", column) for column in values}
+        if names <= {"stock", "updated_at"}:
+            return
+    state.session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _publish(session: Session) -> None:
+    if session.info.pop(_CHANGED, False) and has_app_context() and not bump_version():
+        log.warning("catalogue version not bumped (Redis unreachable): pages may lag by up to %.0f s", _seconds())
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_CHANGED, None)

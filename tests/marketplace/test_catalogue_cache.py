@@ -1,0 +1,92 @@
+"""The public catalogue is served from a per-process cache of ready JSON, and every change that alters what a resident
+sees (price, shelf, vendor status, the communities served, the resident's memberships) is seen by the next request,
+in this process and in another one sharing the Redis."""
+
+import sqlalchemy as sa
+
+from app.db import atomic
+from app.extensions import db as database
+from marketplace.models import Product, Vendor, VendorStatus
+from tests.conftest import extra_app
+from tests.marketplace.fixtures import M
+
+
+def prices(response) -> dict[str, int]:
+    assert response.status_code == 200, response.json
+    return {item["name"]: item["price_fen"] for item in response.json["items"]}
+
+
+def test_a_repeated_page_is_served_without_a_statement(market, auth_header, client, count_queries, redis):
+    headers = auth_header(market.user)
+    first = client.get(f"{M}/products", headers=headers)
+    detail = client.get(f"{M}/products/{market.cabbage.public_id}", headers=headers)
+    with count_queries() as statements:
+        again = client.get(f"{M}/products", headers=headers)
+        detail_again = client.get(f"{M}/products/{market.cabbage.public_id}", headers=headers)
+    assert statements == []
+    assert again.json == first.json
+    assert detail_again.json == detail.json
+    assert again.headers["Content-Type"] == "application/json"
+    assert prices(again) == {"小白菜": 300, "五花肉": 1800}
+
+
+def test_a_changed_price_is_seen_at_once(market, api, client, auth_header, redis):
+    headers = auth_header(market.user)
+    cabbage = f"{M}/products/{market.cabbage.public_id}"
+    assert prices(client.get(f"{M}/products", headers=headers))["小白菜"] == 300
+    assert client.get(cabbage, headers=headers).json["price_fen"] == 300
+
+    edited = api(market.owner, "patch", f"{M}/vendor-products/{market.cabbage.public_id}", json={"price_fen": 350})
+    assert edited.status_code == 200
+
+    assert prices(client.get(f"{M}/products", headers=headers))["小白菜"] == 350
+    assert client.get(cabbage, headers=headers).json["price_fen"] == 350
+
+
+def test_another_process_sees_a_change_at_once(app, database_url, redis_url, market, client, auth_header, redis):
+    """The other app keeps its own pages; the version token in the shared Redis tells it they are stale."""
+    headers = auth_header(market.user)
+    with extra_app(database_url, redis_url) as other:
+        reader = other.test_client()
+        assert prices(reader.get(f"{M}/products", headers=headers))["小白菜"] == 300
+        with app.app_context(), atomic():  # a write in this process, through the ORM (no API call)
+            database.session.get(Product, market.cabbage.id).price_fen = 420
+        assert prices(reader.get(f"{M}/products", headers=headers))["小白菜"] == 420
+
+
+def test_a_product_off_the_shelf_and_a_suspended_vendor_are_gone_at_once(market, client, auth_header, redis):
+    headers = auth_header(market.user)
+    pork = f"{M}/products/{market.pork.public_id}"
+    assert client.get(pork, headers=headers).status_code == 200
+    with atomic():
+        database.session.get(Product, market.pork.id).on_shelf = False
+    assert prices(client.get(f"{M}/products", headers=headers)) == {"小白菜": 300}
+    assert client.get(pork, headers=headers).status_code == 404
+
+    with atomic():  # a bulk UPDATE statement, not a flushed object
+        database.session.execute(
+            sa.update(Vendor).where(Vendor.id == market.vendor.id).values(status=VendorStatus.suspended)
+        )
+    assert prices(client.get(f"{M}/products", headers=headers)) == {}
+
+
+def test_joining_another_community_shows_its_vendors_at_once(market, tree, make_user, join, client, auth_header, redis):
+    from tests.marketplace.fixtures import add_product, add_vendor
+
+    far = add_vendor(make_user("远方老板"), [tree.c], name="远方超市")
+    add_product(far, "远方的菜", price_fen=900)
+    headers = auth_header(market.user)
+    assert "远方的菜" not in prices(client.get(f"{M}/products", headers=headers))
+    join(market.resident, tree.rooms_c["101"])
+    assert prices(client.get(f"{M}/products", headers=headers))["远方的菜"] == 900
+
+
+def test_stock_taken_by_orders_keeps_the_pages(market, place, client, auth_header, redis, count_queries):
+    """Orders take stock with a conditional UPDATE that does not empty the cache (stock may lag by the page's
+    lifetime); the order itself is checked against the real stock."""
+    headers = auth_header(market.user)
+    client.get(f"{M}/products", headers=headers)
+    assert place(market.user, market.vendor, [(market.cabbage, 2)]).status_code == 201
+    with count_queries() as statements:
+        client.get(f"{M}/products", headers=headers)
+    assert statements == []
