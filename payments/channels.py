@@ -78,7 +78,8 @@ class Channel(ABC):
 
     def before_refund(self, payment: Payment, refund: Refund) -> str | None:
         """Work the channel must finish before the money can go back (profit shared from the payment must be
-        returned first). None: go ahead; a reason: not yet, the job asks again shortly (not a failed attempt).
+        returned first). None: go ahead; a reason: not yet, the job asks again shortly (not a failed attempt) until
+        ``refunds.WAIT_LIMIT`` after the request, then each wait counts as a failed attempt (code: the reason).
         Raising counts as a failed attempt."""
         return None
 

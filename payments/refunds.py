@@ -21,6 +21,7 @@ from app.extensions import db
 from payments import jobs
 from payments.channels import channel_of
 from payments.errors import (
+    ChannelError,
     PaymentNotPaid,
     PaymentUnapplied,
     RefundExceedsPaid,
@@ -39,6 +40,9 @@ REFUND_BACKOFF = (30, 120, 600, 1800, 7200)
 PROCESSING_RECHECK = timedelta(minutes=2)
 #: How long a refund waits for what its channel must finish first (a profit share in flight, its return).
 WAIT_RECHECK = timedelta(minutes=1)
+#: After this long since the refund was requested, waiting counts as a failed attempt (ChannelError with the reason as
+#: ``gateway_code``, e.g. ``profit_sharing_in_progress``): the back-off follows, then ``failed`` for admins.
+WAIT_LIMIT = timedelta(hours=1)
 
 
 def refund(payment: Payment | str, amount_fen: int, reason: str, key: str, *, actor=None) -> Refund:
@@ -127,6 +131,11 @@ def run_refund(refund_id: int) -> str:
         item.attempts += 1
         try:
             waiting = channel.before_refund(payment, item)
+            if waiting is not None and utcnow() - item.created_at >= WAIT_LIMIT:
+                raise ChannelError(
+                    f"退款等待渠道处理已超过{WAIT_LIMIT.total_seconds() / 3600:g}小时（{waiting}）",
+                    details={"gateway_code": waiting, "retryable": True},
+                )
             if waiting is not None:
                 item.attempts -= 1  # not an attempt: the channel is finishing what must come first
                 outbox.enqueue(jobs.run_refund, item.id, delay=WAIT_RECHECK)

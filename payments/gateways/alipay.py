@@ -117,8 +117,10 @@ class AlipayGateway:
             raw = str(getattr(error, "_AliPayException__message", ""))
             code = _error_code(raw) or str(getattr(error, "_AliPayException__code", "") or "error_response")
             raise GatewayError(code, f"{method}: {raw}"[:500]) from error
-        except urllib.error.HTTPError as error:  # a 5xx page from the gateway or a proxy in front of it
-            raise GatewayError(f"HTTP_{error.code}", method, retryable=True, status=error.code) from error
+        except urllib.error.HTTPError as error:  # an error page from the gateway or a proxy: only a 5xx may pass
+            error.close()  # the error holds the open response: let go of its socket
+            retryable = error.code >= 500
+            raise GatewayError(f"HTTP_{error.code}", method, retryable=retryable, status=error.code) from error
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             timed_out = isinstance(error, TimeoutError) or isinstance(getattr(error, "reason", None), TimeoutError)
             code = "timeout" if timed_out else "network_error"

@@ -106,7 +106,9 @@ def alipay_gateway() -> AlipayGateway | None:
     return _cached("alipay", _ALIPAY_KEYS, build)
 
 
-def _channel_error(error: GatewayError) -> ChannelError:
+def channel_error(error: GatewayError) -> ChannelError:
+    """The engine's error for a gateway's: ``ChannelTimeout`` for a timeout (the gateway may have acted), else
+    ``ChannelError``; ``details`` carry the gateway's code and whether a retry may succeed."""
     kind = ChannelTimeout if error.code == "timeout" else ChannelError
     return kind(details={"gateway_code": error.code, "retryable": error.retryable})
 
@@ -176,14 +178,14 @@ class WeChatPayChannel(Channel):
             )
         except GatewayError as error:
             log.warning("wechatpay prepay of payment %s failed: %s", payment.id, error)
-            raise _channel_error(error) from error
+            raise channel_error(error) from error
 
     def query(self, payment: Payment) -> TradeState:
         gateway = self._gateway()
         try:
             answer = gateway.query(out_trade_no=payment.out_trade_no, sub_mchid=payment.payee.wechat_sub_mchid)
         except GatewayError as error:
-            raise _channel_error(error) from error
+            raise channel_error(error) from error
         return trade_state_of_wechat(gateway, payment, answer)
 
     def close(self, payment: Payment) -> None:
@@ -194,7 +196,7 @@ class WeChatPayChannel(Channel):
             if error.code == "ORDERPAID":
                 settle_if_paid(self, payment, source="paid_before_close")
                 return
-            raise _channel_error(error) from error
+            raise channel_error(error) from error
 
     def before_refund(self, payment: Payment, refund: Refund) -> str | None:
         from payments.gateways.share_returns import prepare_refund
@@ -220,7 +222,7 @@ class WeChatPayChannel(Channel):
                     reason=refund.reason,
                 )
         except GatewayError as error:
-            raise _channel_error(error) from error
+            raise channel_error(error) from error
         status = answer.get("status")
         if status == "SUCCESS":
             return RefundResult("succeeded", answer.get("refund_id"), answer)
@@ -281,7 +283,7 @@ class AlipayChannel(Channel):
 
     def prepay(self, payment: Payment) -> dict[str, Any]:
         gateway = self._gateway()
-        token = _token(payment.payee)
+        token = alipay_token(payment.payee)
         try:
             ensure_alipay_seller(gateway, payment.payee, token)
             order_string = gateway.app_order_string(
@@ -294,24 +296,26 @@ class AlipayChannel(Channel):
             )
         except GatewayError as error:
             log.warning("alipay prepay of payment %s failed: %s", payment.id, error)
-            raise _channel_error(error) from error
+            raise channel_error(error) from error
         return {"order_string": order_string}
 
     def query(self, payment: Payment) -> TradeState:
         try:
-            answer = self._gateway().query(out_trade_no=payment.out_trade_no, app_auth_token=_token(payment.payee))
+            answer = self._gateway().query(
+                out_trade_no=payment.out_trade_no, app_auth_token=alipay_token(payment.payee)
+            )
         except GatewayError as error:
-            raise _channel_error(error) from error
+            raise channel_error(error) from error
         return trade_state_of_alipay(payment, answer)
 
     def close(self, payment: Payment) -> None:
         try:
-            self._gateway().close(out_trade_no=payment.out_trade_no, app_auth_token=_token(payment.payee))
+            self._gateway().close(out_trade_no=payment.out_trade_no, app_auth_token=alipay_token(payment.payee))
         except GatewayError as error:
             if error.code == "ACQ.TRADE_STATUS_ERROR":
                 settle_if_paid(self, payment, source="paid_before_close")
                 return
-            raise _channel_error(error) from error
+            raise channel_error(error) from error
 
     def before_refund(self, payment: Payment, refund: Refund) -> str | None:
         from payments.gateways.share_returns import prepare_refund
@@ -321,7 +325,7 @@ class AlipayChannel(Channel):
     def refund(self, payment: Payment, refund: Refund) -> RefundResult:
         from payments.gateways.share_returns import alipay_royalty_return, finish_alipay_return
 
-        gateway, token = self._gateway(), _token(payment.payee)
+        gateway, token = self._gateway(), alipay_token(payment.payee)
         try:
             if refund.attempts > 1:
                 # An earlier attempt may have refunded and lost its answer: ask before sending again.
@@ -340,7 +344,7 @@ class AlipayChannel(Channel):
                 royalty_return=alipay_royalty_return(gateway, refund),
             )
         except GatewayError as error:
-            raise _channel_error(error) from error
+            raise channel_error(error) from error
         # Alipay refunds synchronously; a repeat of the same out_request_no answers fund_change "N".
         finish_alipay_return(refund, answer)
         return RefundResult("succeeded", answer.get("trade_no"), answer)
@@ -348,10 +352,6 @@ class AlipayChannel(Channel):
 
 def alipay_token(payee: Payee) -> str:
     """The payee's app_auth_token, decrypted. :raises ChannelError: the payee has not authorised the app."""
-    return _token(payee)
-
-
-def _token(payee: Payee) -> str:
     from payments.payees import alipay_app_auth_token
 
     token = alipay_app_auth_token(payee)

@@ -36,7 +36,8 @@ def reconcile_date(bill_date: str) -> list[int]:
 
 @job(queue="payments", timeout=60)
 def share_profit(share_id: int) -> str:
-    """Send one profit sharing to WeChat Pay."""
+    """Send one profit sharing to its gateway (WeChat Pay or Alipay); errors end in the share's own retry or
+    ``failed`` state, never in a failed job."""
     from payments.gateways.profit_sharing import share_profit as share
 
     return share(share_id)

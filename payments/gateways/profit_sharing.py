@@ -9,8 +9,12 @@ unfreezes the rest for the payee; a commission of 0 fen only unfreezes.
 - WeChat Pay: ``POST /v3/profitsharing/orders`` with the service provider as receiver and ``unfreeze_unsplit``.
 - Alipay: the platform's account (``ALIPAY_ROYALTY_ACCOUNT``) is bound once per seller as royalty receiver
   (``alipay.trade.royalty.relation.bind``, recorded on the seller), then ``alipay.trade.order.settle`` with
-  ``royalty_finish``. Both are idempotent by the share's ``out_order_no`` (Alipay's ``out_request_no``); when an
-  answer was lost, the next attempt asks first (``alipay.trade.order.settle.query``).
+  ``royalty_finish``.
+
+Both are idempotent by the share's ``out_order_no`` (Alipay's ``out_request_no``). The amount is fixed (stored) on
+the first attempt; every later attempt and every recheck of a processing share asks the gateway first
+(``GET /v3/profitsharing/orders/{out_order_no}``, ``alipay.trade.order.settle.query``) and records the amount the
+gateway reports, so a refund requested between attempts never changes what was taken or what is returned.
 
 Refunds of a shared payment return the commission first: see ``share_returns``.
 """
@@ -26,6 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app import audit, outbox
 from app.db import atomic, utcnow
 from app.extensions import db
+from payments.errors import ChannelError
 from payments.gateways import jobs
 from payments.gateways.channels import (
     ALIPAY_CHANNELS,
@@ -35,7 +40,7 @@ from payments.gateways.channels import (
     ensure_alipay_seller,
     wechatpay_gateway,
 )
-from payments.gateways.common import GatewayError
+from payments.gateways.common import GatewayError, yuan_to_fen
 from payments.gateways.models import AlipaySeller, ProfitShare, ShareStatus
 from payments.models import Payment, PaymentStatus
 
@@ -92,88 +97,154 @@ def request_profit_sharing(payment_public_id: str, *, actor=None) -> ProfitShare
 
 
 def share_profit(share_id: int) -> str:
-    """The job: send the share to its gateway (idempotent per ``out_order_no``, so a repeat after a timeout is safe)."""
+    """The job: send the share to its gateway (idempotent per ``out_order_no``, so a repeat after a timeout is safe).
+
+    The amount is fixed on the first attempt (stored before the call) and never recomputed: a refund requested
+    meanwhile must not change what a repeat sends or records. Any later attempt, and a recheck of a share the gateway
+    is processing, asks the gateway first and records what it reports; only when the gateway has nothing is the
+    share skipped (everything refunded meanwhile) or sent again. Every error ends in ``_attempt_failed`` (retry after
+    a back-off, else ``failed`` for admins): the job itself never fails, so a share never stays in flight for ever.
+    """
     with atomic():
         share = db.session.get(ProfitShare, share_id, with_for_update=True, populate_existing=True)
         if share is None or share.status not in (ShareStatus.pending, ShareStatus.processing):
             return "nothing_to_do"
         payment = db.session.get(Payment, share.payment_id, populate_existing=True)
         alipay = payment.channel in ALIPAY_CHANNELS
-        gateway = alipay_gateway() if alipay else wechatpay_gateway()
-        if gateway is None:
-            raise RuntimeError(f"{'Alipay' if alipay else 'WeChat Pay'} is not configured; the share waits")
         share.attempts += 1
-        if payment.refunded_fen >= payment.paid_fen:
-            share.status, share.finished_at = ShareStatus.skipped, utcnow()
-            return "skipped"
-        amount = commission_fen(payment.paid_fen, payment.refunded_fen, payment.payee.commission_bps)
+        # An earlier attempt may have reached the gateway (its answer lost) or left the share processing there.
+        ask_first = share.attempts > 1 or share.status is ShareStatus.processing
+        if not ask_first:
+            if payment.refunded_fen >= payment.paid_fen:
+                return _skipped(share)
+            share.amount_fen = commission_fen(payment.paid_fen, payment.refunded_fen, payment.payee.commission_bps)
+            db.session.flush()
+        elif share.amount_fen == 0:
+            # A share left in flight before amounts were fixed; a fixed 0 stays 0 (refunds only lower the commission).
+            share.amount_fen = commission_fen(payment.paid_fen, payment.refunded_fen, payment.payee.commission_bps)
         try:
+            gateway = alipay_gateway() if alipay else wechatpay_gateway()
+            if gateway is None:
+                raise GatewayError("not_configured", f"{'Alipay' if alipay else 'WeChat Pay'} is not configured")
             if alipay:
-                return _share_alipay(gateway, share, payment, amount)
-            return _share_wechat(gateway, share, payment, amount)
+                return _share_alipay(gateway, share, payment, ask_first=ask_first)
+            return _share_wechat(gateway, share, payment, ask_first=ask_first)
         except GatewayError as error:
             return _attempt_failed(share, error)
+        except sa.exc.SQLAlchemyError:
+            raise  # the unit of work is broken: the outbox runs the job again
+        except Exception as error:
+            # The payee withdrew the Alipay authorisation (ChannelError no_app_auth_token), unreadable keys or bad
+            # settings: no repeat of the same call helps, an admin must look.
+            details = error.details if isinstance(error, ChannelError) else {}
+            code = details.get("gateway_code") or type(error).__name__
+            log.exception("profit sharing %s attempt %s raised", share.id, share.attempts)
+            return _attempt_failed(share, GatewayError(code, str(error)))
 
 
-def _share_wechat(gateway, share: ProfitShare, payment: Payment, amount: int) -> str:
-    if amount > 0:
+def _skipped(share: ProfitShare) -> str:
+    """Everything was refunded before the gateway took anything: nothing is ever shared (the refund unfreezes)."""
+    share.status, share.finished_at = ShareStatus.skipped, utcnow()
+    log.info("profit sharing %s skipped: its payment was refunded in full first", share.id)
+    return "skipped"
+
+
+def _share_wechat(gateway, share: ProfitShare, payment: Payment, *, ask_first: bool) -> str:
+    sub_mchid = payment.payee.wechat_sub_mchid
+    answer = None
+    if ask_first:
+        answer = gateway.query_profit_share(
+            transaction_id=payment.channel_txn_id, out_order_no=share.out_order_no, sub_mchid=sub_mchid
+        )
+        if answer is None and payment.refunded_fen >= payment.paid_fen:
+            return _skipped(share)
+    if answer is None and share.amount_fen > 0:
         answer = gateway.profit_share(
             transaction_id=payment.channel_txn_id,
             out_order_no=share.out_order_no,
-            sub_mchid=payment.payee.wechat_sub_mchid,
-            amount_fen=amount,
+            sub_mchid=sub_mchid,
+            amount_fen=share.amount_fen,
             description="平台服务费",
         )
-    else:
+    elif answer is None:
         answer = gateway.unfreeze(
             transaction_id=payment.channel_txn_id,
             out_order_no=share.out_order_no,
-            sub_mchid=payment.payee.wechat_sub_mchid,
+            sub_mchid=sub_mchid,
             description="无平台服务费，解冻给收款方",
         )
-    share.amount_fen, share.raw, share.channel_order_id = amount, answer, answer.get("order_id")
+    share.amount_fen = _wechat_shared_fen(answer, gateway.settings.sp_mchid, share.amount_fen)
+    share.raw, share.channel_order_id = answer, answer.get("order_id") or share.channel_order_id
     share.last_error = None
     if answer.get("state") == "FINISHED":
         share.status, share.finished_at = ShareStatus.finished, utcnow()
-        log.info("profit sharing %s finished: %s fen of payment %s", share.id, amount, payment.id)
+        log.info("profit sharing %s finished: %s fen of payment %s", share.id, share.amount_fen, payment.id)
         return "finished"
     share.status = ShareStatus.processing
     outbox.enqueue(jobs.share_profit, share.id, delay=PROCESSING_RECHECK)
     return "processing"
 
 
-def _share_alipay(gateway, share: ProfitShare, payment: Payment, amount: int) -> str:
+def _wechat_shared_fen(answer: dict, sp_mchid: str, fixed: int) -> int:
+    """What WeChat Pay's order says went to the service provider (a receiver CLOSED took nothing); ``fixed`` when
+    the answer lists no receivers at all."""
+    if "receivers" not in answer:
+        return fixed
+    return sum(
+        int(receiver.get("amount") or 0)
+        for receiver in answer.get("receivers") or []
+        if receiver.get("account") == sp_mchid and receiver.get("result") != "CLOSED"
+    )
+
+
+def _share_alipay(gateway, share: ProfitShare, payment: Payment, *, ask_first: bool) -> str:
     account = gateway.settings.royalty_account
     if not account:
         raise GatewayError("not_configured", "ALIPAY_ROYALTY_ACCOUNT is not set")
     token = alipay_token(payment.payee)
-    if amount > 0:
-        ensure_royalty_receiver(gateway, payment.payee, token, account)
-    answer = None
-    if share.attempts > 1:
+    if ask_first:
         # An earlier attempt may have settled and lost the answer: ask before settling again.
         answer = gateway.order_settle_query(
             trade_no=payment.channel_txn_id, out_request_no=share.out_order_no, app_auth_token=token
         )
-        states = {detail.get("state") for detail in (answer or {}).get("royalty_detail_list") or []}
-        if answer is not None and states - {"SUCCESS"}:
-            if "FAIL" in states:
-                raise GatewayError("settle_failed", f"settlement details {sorted(states)}", raw=answer)
-            share.status = ShareStatus.processing
-            outbox.enqueue(jobs.share_profit, share.id, delay=PROCESSING_RECHECK)
-            return "processing"
-    if answer is None:
-        answer = gateway.order_settle(
-            trade_no=payment.channel_txn_id,
-            out_request_no=share.out_order_no,
-            account=account,
-            amount_fen=amount,
-            app_auth_token=token,
-        )
-    share.amount_fen, share.raw = amount, answer
+        if answer is not None:
+            return _alipay_settled(share, payment, answer, account)
+        if payment.refunded_fen >= payment.paid_fen:
+            return _skipped(share)
+    if share.amount_fen > 0:
+        ensure_royalty_receiver(gateway, payment.payee, token, account)
+    answer = gateway.order_settle(
+        trade_no=payment.channel_txn_id,
+        out_request_no=share.out_order_no,
+        account=account,
+        amount_fen=share.amount_fen,
+        app_auth_token=token,
+    )
+    share.raw = answer
     share.channel_order_id = answer.get("settle_no") or share.channel_order_id
     share.status, share.finished_at, share.last_error = ShareStatus.finished, utcnow(), None
-    log.info("profit sharing %s settled at Alipay: %s fen of payment %s", share.id, amount, payment.id)
+    log.info("profit sharing %s settled at Alipay: %s fen of payment %s", share.id, share.amount_fen, payment.id)
+    return "finished"
+
+
+def _alipay_settled(share: ProfitShare, payment: Payment, answer: dict, account: str) -> str:
+    """Alipay has the settlement: finished with the amount its details report, processing, or failed."""
+    details = answer.get("royalty_detail_list") or []
+    states = {detail.get("state") for detail in details}
+    if "FAIL" in states:
+        raise GatewayError("settle_failed", f"settlement details {sorted(states)}", raw=answer)
+    if states - {"SUCCESS"}:
+        share.status = ShareStatus.processing
+        outbox.enqueue(jobs.share_profit, share.id, delay=PROCESSING_RECHECK)
+        return "processing"
+    share.amount_fen = sum(
+        yuan_to_fen(detail.get("amount") or "0")
+        for detail in details
+        if detail.get("trans_in") == account and detail.get("operation_type", "transfer") == "transfer"
+    )
+    share.raw, share.last_error = answer, None
+    share.status, share.finished_at = ShareStatus.finished, utcnow()
+    log.info("profit sharing %s found settled at Alipay: %s fen of payment %s", share.id, share.amount_fen, payment.id)
     return "finished"
 
 

@@ -7,7 +7,8 @@ Called from the channels' ``before_refund`` inside the refund job's transaction:
   a refund of everything records the share as ``skipped``, so nothing is ever shared and the frozen money simply
   goes back. A share in flight (``pending``/``processing``): the refund waits for it.
 - Share finished with a commission: one return per refund (unique ``refund_id``), of
-  ``share − returned so far − commission_fen(paid, refunds processed so far)``. The platform keeps the commission on
+  ``share − returned so far − commission_fen(paid, refunded_fen)`` (``refunded_fen``: every refund requested,
+  this one and any still in flight, the basis the share was taken on). The platform keeps the commission on
   what stays paid, rounded down to the fen, so partial returns are integer fen and add up to the whole share once
   everything is refunded (3250 fen at 6 %: share 195; refund 1000 returns 60, the remaining 2250 returns 135).
 - WeChat Pay: ``POST /v3/profitsharing/return-orders`` (partner mode, ``sub_mchid``), idempotent by
@@ -26,11 +27,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.db import utcnow
 from app.extensions import db
 from payments.errors import ChannelError
-from payments.gateways.channels import ALIPAY_CHANNELS, _channel_error, wechatpay_gateway
+from payments.gateways.channels import ALIPAY_CHANNELS, channel_error, wechatpay_gateway
 from payments.gateways.common import GatewayError
 from payments.gateways.models import ProfitShare, ReturnStatus, ShareReturn, ShareStatus
 from payments.gateways.profit_sharing import commission_fen
-from payments.models import Payment, Refund, RefundStatus, new_trade_no
+from payments.models import Payment, Refund, new_trade_no
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,10 @@ def prepare_refund(payment: Payment, refund: Refund) -> str | None:
     if share.status in (ShareStatus.pending, ShareStatus.processing):
         return "profit_sharing_in_progress"
     if share.status is not ShareStatus.finished or share.amount_fen <= 0:
-        return None  # skipped, failed (the commission was never taken) or a plain unfreeze: nothing to give back
+        # skipped (nothing taken), a plain unfreeze, or failed: the gateway never confirmed taking the commission
+        # (when its last attempts could not reach the gateway it may have: the admins' audit entry
+        # payment.profit_sharing_failed says to check), so there is nothing known to give back.
+        return None
     item = _return_for(share, payment, refund)
     if item.status is ReturnStatus.finished or payment.channel in ALIPAY_CHANNELS:
         return None  # Alipay: the return goes with the refund itself
@@ -77,19 +81,9 @@ def _return_for(share: ProfitShare, payment: Payment, refund: Refund) -> ShareRe
     returned = db.session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(ShareReturn.amount_fen), 0)).where(ShareReturn.share_id == share.id)
     )
-    # Refunds the platform's commission already answers for: succeeded ones, those that went through a return,
-    # and this one. The commission kept is the commission on what stays paid after them, rounded down.
-    counted = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_fen), 0)).where(
-            Refund.payment_id == payment.id,
-            sa.or_(
-                Refund.status == RefundStatus.succeeded,
-                Refund.id == refund.id,
-                Refund.id.in_(sa.select(ShareReturn.refund_id).where(ShareReturn.share_id == share.id)),
-            ),
-        )
-    )
-    keep = commission_fen(payment.paid_fen, int(counted), payment.payee.commission_bps)
+    # The platform keeps the commission on what stays paid after every refund requested so far (this one and any
+    # still in flight): the same basis as the share itself, which was taken on paid − refunded_fen at the time.
+    keep = commission_fen(payment.paid_fen, payment.refunded_fen, payment.payee.commission_bps)
     amount = max(share.amount_fen - int(returned) - keep, 0)
     item = ShareReturn(share_id=share.id, refund_id=refund.id, amount_fen=amount, raw={})
     if amount == 0:
@@ -123,7 +117,7 @@ def _send_wechat_return(share: ProfitShare, payment: Payment, item: ShareReturn)
     except GatewayError as error:
         item.last_error = str(error)[:2000]
         db.session.flush()
-        raise _channel_error(error) from error
+        raise channel_error(error) from error
     item.raw, item.channel_return_id = answer, answer.get("return_id") or item.channel_return_id
     result = answer.get("result")
     if result == "SUCCESS":

@@ -173,9 +173,13 @@ class WeChatPayGateway:
             raise GatewayError("network_error", f"certificates: {error}", retryable=True) from error
         if response.status_code != 200:
             raise GatewayError(f"HTTP_{response.status_code}", "certificates", retryable=response.status_code >= 500)
+        try:
+            items = (response.json().get("data") or []) if response.content else []
+        except (ValueError, AttributeError) as error:  # not JSON (a proxy's error page), or not an object
+            raise GatewayError("bad_response", f"certificates: {error}", retryable=True) from error
         downloaded: dict[str, Any] = {}
         texts: dict[str, str] = {}
-        for item in (response.json().get("data") or []) if response.content else []:
+        for item in items:
             encrypted = item.get("encrypt_certificate") or {}
             text = aes_decrypt(
                 nonce=encrypted.get("nonce", ""),
@@ -198,12 +202,15 @@ class WeChatPayGateway:
             signer,
         ):
             raise GatewayError("bad_response_signature", "certificates answer not signed by its certificate")
-        os.makedirs(s.cert_dir, exist_ok=True)
-        for serial, text in texts.items():
-            target = os.path.join(s.cert_dir, f"{serial}.pem")
-            if not os.path.exists(target):
-                with open(target, "w", encoding="utf-8") as handle:
-                    handle.write(text)
+        try:
+            os.makedirs(s.cert_dir, exist_ok=True)
+            for serial, text in texts.items():
+                target = os.path.join(s.cert_dir, f"{serial}.pem")
+                if not os.path.exists(target):
+                    with open(target, "w", encoding="utf-8") as handle:
+                        handle.write(text)
+        except OSError as error:  # cert_dir not writable (or a file): ours to fix; a later call may succeed
+            raise GatewayError("cert_dir_unwritable", f"certificates: {error}", retryable=True) from error
         self._platform_keys.update(downloaded)
         self._clients.clear()  # clients are built on cert_dir: rebuild them with the new certificates
         self._refreshed_at = time.monotonic()
@@ -440,6 +447,23 @@ class WeChatPayGateway:
             unfreeze_unsplit=True,
             sub_mchid=sub_mchid,
         )
+
+    def query_profit_share(self, *, transaction_id: str, out_order_no: str, sub_mchid: str) -> dict[str, Any] | None:
+        """``GET /v3/profitsharing/orders/{out_order_no}`` (partner mode): the share or unfreeze as WeChat Pay recorded
+        it (``state`` PROCESSING or FINISHED, ``receivers`` with each ``amount`` and ``result``); None when it never
+        arrived there."""
+        try:
+            return self._call(
+                "query_profit_share",
+                self.client().profitsharing_order_query,
+                transaction_id=transaction_id,
+                out_order_no=out_order_no,
+                sub_mchid=sub_mchid,
+            )
+        except GatewayError as error:
+            if error.code in ("RESOURCE_NOT_EXISTS", "ORDER_NOT_EXIST"):
+                return None
+            raise
 
     def unfreeze(self, *, transaction_id: str, out_order_no: str, sub_mchid: str, description: str) -> dict:
         """Release an order's frozen money to the payee without sharing (commission of 0 fen, full refunds)."""

@@ -541,6 +541,7 @@ class FakeWeChatPay:
             ("GET", r"/v3/refund/domestic/refunds/([^/]+)", self._query_refund),
             ("POST", r"/v3/profitsharing/orders", self._profit_share),
             ("POST", r"/v3/profitsharing/orders/unfreeze", self._unfreeze),
+            ("GET", r"/v3/profitsharing/orders/([^/]+)", self._query_profit_share),
             ("POST", r"/v3/profitsharing/return-orders", self._return),
             ("GET", r"/v3/profitsharing/return-orders/([^/]+)", self._query_return),
             ("GET", r"/v3/bill/tradebill", self._trade_bill),
@@ -755,6 +756,21 @@ class FakeWeChatPay:
             ],
         }
         self.profit_sharing[body["out_order_no"]] = record
+        return 200, record
+
+    def _query_profit_share(self, out_order_no: str, *, query, body) -> tuple[int, dict]:
+        refused = self._sub_mchid_error(query.get("sub_mchid"))
+        if refused:
+            return refused
+        if not query.get("transaction_id"):
+            return 400, {"code": "PARAM_ERROR", "message": "transaction_id 不能为空"}
+        record = self.profit_sharing.get(out_order_no)
+        if (
+            record is None
+            or record["sub_mchid"] != query["sub_mchid"]
+            or record["transaction_id"] != query["transaction_id"]
+        ):
+            return 404, {"code": "RESOURCE_NOT_EXISTS", "message": "记录不存在"}
         return 200, record
 
     def _unfreeze(self, *, query, body) -> tuple[int, dict]:

@@ -196,3 +196,11 @@ def test_a_notification_signed_by_another_key_or_for_another_app_is_rejected(gat
     with pytest.raises(NotificationRejected) as caught:
         gateway.verify_notification(fake_alipay.notification("LP20261123000000000001", app_id="2021999999999999"))
     assert caught.value.reason == "wrong_app"
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(400, False), (403, False), (502, True), (503, True)])
+def test_only_server_errors_from_the_gateway_are_retryable(gateway, merchant, fake_alipay, status, retryable):
+    fake_alipay.fail_status, fake_alipay.fail_next = status, 1
+    with pytest.raises(GatewayError) as caught:
+        gateway.query(out_trade_no="LP1", app_auth_token=merchant.app_auth_token)
+    assert (caught.value.code, caught.value.status, caught.value.retryable) == (f"HTTP_{status}", status, retryable)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from payments.gateways.common import NotificationRejected
+from payments.gateways.common import GatewayError, NotificationRejected
 from payments.gateways.wechatpay import WeChatPayGateway, WeChatPaySettings
 from payments.models import PaymentStatus
 from tests.fakes.wechatpay import new_rsa_key
@@ -105,3 +105,66 @@ def test_half_a_public_key_setting_is_a_configuration_error(gateway_settings):
         WeChatPaySettings.from_config({**gateway_settings, "WECHATPAY_PUBLIC_KEY_ID": ""})
     settings = WeChatPaySettings.from_config(gateway_settings)
     assert (settings.public_key_id, settings.cert_dir) == (gateway_settings["WECHATPAY_PUBLIC_KEY_ID"], None)
+
+
+def not_json() -> bytes:
+    return b"<html><body>502 Bad Gateway</body></html>"
+
+
+def test_a_certificates_answer_that_is_not_json_is_a_retryable_gateway_error(
+    cert_settings, fake_wechatpay, monkeypatch
+):
+    monkeypatch.setattr(fake_wechatpay, "_certificates", not_json)  # a proxy's error page, answered 200
+    gateway = WeChatPayGateway(WeChatPaySettings.from_config(cert_settings))
+    with pytest.raises(GatewayError) as caught:
+        gateway.download_certificates()
+    assert (caught.value.code, caught.value.retryable) == ("bad_response", True)
+
+
+def test_an_unwritable_cert_dir_is_a_retryable_gateway_error(cert_settings, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    settings = {**cert_settings, "WECHATPAY_CERT_DIR": str(blocker / "certs")}
+    gateway = WeChatPayGateway(WeChatPaySettings.from_config(settings))
+    with pytest.raises(GatewayError) as caught:
+        gateway.download_certificates()
+    assert (caught.value.code, caught.value.retryable) == ("cert_dir_unwritable", True)
+
+
+@pytest.mark.parametrize("fault", ["not_json", "unwritable"])
+def test_a_payment_while_certificates_cannot_be_had_answers_502_not_500(
+    cert_configured,
+    app,
+    payables,
+    make_payee,
+    resident,
+    client,
+    auth_header,
+    fake_wechatpay,
+    monkeypatch,
+    tmp_path,
+    fault,
+):
+    if fault == "not_json":
+        monkeypatch.setattr(fake_wechatpay, "_certificates", not_json)
+    else:
+        (tmp_path / "a-file").write_text("")
+        monkeypatch.setitem(app.config, "WECHATPAY_CERT_DIR", str(tmp_path / "a-file" / "certs"))
+    response = client.post(
+        "/api/v1/payments",
+        headers=auth_header(resident),
+        json={"kind": "test.item", "ids": [payables.add(make_payee(), resident, 3250)], "channel": "wechatpay"},
+    )
+    assert (response.status_code, response.json["code"]) == (502, "channel_error")
+    assert response.json["message"] == "支付渠道暂时不可用，请稍后再试"
+
+
+def test_a_callback_while_certificates_cannot_be_had_is_refused_not_a_500(
+    db, cert_configured, fake_wechatpay, client, monkeypatch
+):
+    monkeypatch.setattr(fake_wechatpay, "_certificates", not_json)
+    headers, raw = fake_wechatpay.notification(
+        {"out_trade_no": "LP1"}, event_type="TRANSACTION.SUCCESS", original_type="transaction", summary="支付成功"
+    )
+    response = client.post(NOTIFY_WECHAT, data=raw, headers=headers)
+    assert (response.status_code, response.json) == (401, {"code": "FAIL", "message": "certificates_unavailable"})

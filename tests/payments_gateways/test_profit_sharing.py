@@ -11,13 +11,15 @@ from urllib.parse import parse_qsl
 import pytest
 import sqlalchemy as sa
 
+from app.audit import AuditEntry
 from app.db import atomic, utcnow
 from app.extensions import db as database
 from app.outbox import OutboxRow, OutboxStatus
 from payments import refund as refund_payment
 from payments.gateways.models import AlipaySeller, ProfitShare, ReturnStatus, ShareReturn, ShareStatus
 from payments.gateways.profit_sharing import request_profit_sharing
-from payments.models import Refund, RefundStatus
+from payments.models import Payee, Refund, RefundStatus
+from payments.refunds import REFUND_BACKOFF, WAIT_LIMIT
 from tests.payments_gateways.conftest import NOTIFY_ALIPAY, NOTIFY_WECHAT, ROYALTY_ACCOUNT
 
 #: Short enough for a test, shorter than the fakes' slow answers (1.5 s).
@@ -347,3 +349,165 @@ def test_a_failed_return_is_retried_under_a_new_number_before_any_money_goes_bac
     assert results == [(195, "FAILED"), (195, "SUCCESS")]
     assert len({r["out_return_no"] for r in fake_wechatpay.returns.values()}) == 2
     assert [r["amount"]["refund"] for r in fake_wechatpay.refunds.values()] == [3250]
+
+
+# --- a refund between share attempts, and waits that end ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("refund_fen", "returned"), [(1000, 60), (3250, 195)])
+def test_a_refund_between_wechat_share_attempts_returns_what_wechat_took(
+    wechat_paid, fake_wechatpay, run_jobs, app, monkeypatch, refund_fen, returned
+):
+    body = wechat_paid(3250, 600)
+    monkeypatch.setitem(app.config, "PAYMENTS_GATEWAY_TIMEOUT", TIMEOUT)
+    fake_wechatpay.slow_next = 1  # WeChat Pay shares 195 fen; we never hear it
+    request_profit_sharing(body["id"])
+    run_jobs()
+    share = share_row()
+    assert (share.status, share.attempts) == (ShareStatus.pending, 1)
+    with atomic():
+        refund = refund_payment(body["id"], refund_fen, "退款", "test:wx-between")
+    run_jobs()
+    assert refund_row(refund.id).status is RefundStatus.pending  # waits for the share
+    assert not fake_wechatpay.refunds
+
+    for _ in range(2):  # the share's second attempt, then the refund
+        make_due()
+        run_jobs()
+
+    share = share_row()
+    assert (share.status, share.amount_fen) == (ShareStatus.finished, 195)  # what WeChat Pay reports it took
+    assert fake_wechatpay.calls("/v3/profitsharing/orders/", "GET")  # asked before deciding anything
+    assert len(fake_wechatpay.calls("/v3/profitsharing/orders", "POST")) == 1
+    assert [r["amount"] for r in fake_wechatpay.returns.values()] == [returned]
+    assert refund_row(refund.id).status is RefundStatus.succeeded
+    assert [r["amount"]["refund"] for r in fake_wechatpay.refunds.values()] == [refund_fen]
+
+
+@pytest.mark.parametrize(("refund_fen", "returned"), [(1000, 60), (3250, 195)])
+def test_a_refund_between_alipay_share_attempts_returns_what_alipay_took(
+    alipay_paid, fake_alipay, run_jobs, app, monkeypatch, refund_fen, returned
+):
+    body = alipay_paid(3250, 600)
+    monkeypatch.setitem(app.config, "PAYMENTS_GATEWAY_TIMEOUT", TIMEOUT)
+    fake_alipay.fault_method, fake_alipay.slow_next = "alipay.trade.order.settle", 1
+    request_profit_sharing(body["id"])
+    run_jobs()
+    assert (share_row().status, share_row().attempts) == (ShareStatus.pending, 1)
+    with atomic():
+        refund = refund_payment(body["id"], refund_fen, "退款", "test:ali-between")
+    run_jobs()
+    assert refund_row(refund.id).status is RefundStatus.pending
+
+    for _ in range(2):
+        make_due()
+        run_jobs()
+
+    assert (share_row().status, share_row().amount_fen) == (ShareStatus.finished, 195)
+    assert len(fake_alipay.seen("alipay.trade.order.settle.query")) == 1
+    assert len(fake_alipay.seen("alipay.trade.order.settle")) == 1
+    assert refund_row(refund.id).status is RefundStatus.succeeded
+    assert fake_alipay.refunds[refund.out_refund_no]["royalty_back"] == [(ROYALTY_ACCOUNT, returned)]
+
+
+def test_a_share_whose_alipay_authorisation_was_withdrawn_fails_for_admins(alipay_paid, run_jobs):
+    body = alipay_paid(3250, 600)
+    with atomic():
+        database.session.execute(sa.update(Payee).values(alipay_app_auth_token_ciphertext=None))
+    request_profit_sharing(body["id"])
+    run_jobs()
+
+    share = share_row()
+    assert share.status is ShareStatus.failed  # not pending for ever behind a dead job
+    assert share.last_error.startswith("no_app_auth_token")
+    rows = database.session.scalars(sa.select(OutboxRow).where(OutboxRow.job.like("%share_profit%"))).all()
+    assert [row.status for row in rows] == [OutboxStatus.done]
+    audited = database.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "payment.profit_sharing_failed"))
+    assert audited.reason == "分账失败，需管理员处理"
+
+
+def test_a_share_with_wechat_pay_unconfigured_fails_and_refunds_no_longer_wait(
+    wechat_paid, fake_wechatpay, run_jobs, app, monkeypatch
+):
+    body = wechat_paid(3250, 600)
+    monkeypatch.setitem(app.config, "WECHATPAY_SP_MCHID", None)
+    request_profit_sharing(body["id"])
+    run_jobs()
+    share = share_row()
+    assert (share.status, share.last_error) == (ShareStatus.failed, "not_configured: WeChat Pay is not configured")
+
+    monkeypatch.undo()
+    with atomic():
+        refund = refund_payment(body["id"], 1000, "部分退款", "test:wx-after-failed")
+    run_jobs()
+    assert refund_row(refund.id).status is RefundStatus.succeeded
+    assert not fake_wechatpay.calls("/v3/profitsharing")
+
+
+def make_refunds_due() -> None:
+    with atomic():
+        database.session.execute(
+            sa.update(OutboxRow)
+            .where(OutboxRow.status == OutboxStatus.pending, OutboxRow.job.like("%run_refund%"))
+            .values(run_at=utcnow())
+        )
+
+
+def requested_ago(refund_id: int, ago: timedelta) -> None:
+    with atomic():
+        database.session.execute(sa.update(Refund).where(Refund.id == refund_id).values(created_at=utcnow() - ago))
+
+
+def test_a_refund_stops_waiting_for_a_share_after_an_hour_and_fails_for_admins(
+    wechat_paid, fake_wechatpay, run_jobs, make_user, auth_header, client
+):
+    body = wechat_paid(3250, 600)
+    request_profit_sharing(body["id"])
+    with atomic():
+        refund = refund_payment(body["id"], 1000, "部分退款", "test:wx-stuck")
+        # The share's job is stuck (its worker down): it will not run in this test.
+        database.session.execute(
+            sa.update(OutboxRow).where(OutboxRow.job.like("%share_profit%")).values(run_at=utcnow() + timedelta(days=1))
+        )
+    run_jobs()
+    requested_ago(refund.id, WAIT_LIMIT - timedelta(minutes=1))
+    make_refunds_due()
+    run_jobs()
+    assert (refund_row(refund.id).status, refund_row(refund.id).attempts) == (RefundStatus.pending, 0)  # still waits
+
+    requested_ago(refund.id, WAIT_LIMIT)
+    make_refunds_due()
+    run_jobs()
+    row = refund_row(refund.id)
+    assert (row.status, row.attempts) == (RefundStatus.pending, 1)  # now an attempt, with the back-off
+    assert "profit_sharing_in_progress" in row.last_error
+
+    for _ in range(len(REFUND_BACKOFF)):
+        make_refunds_due()
+        run_jobs()
+    assert refund_row(refund.id).status is RefundStatus.failed
+    assert not fake_wechatpay.refunds
+
+    admin = make_user("管理员", platform_roles=("admin",))
+    listed = client.get("/api/v1/admin/refunds", headers=auth_header(admin)).json
+    assert [(r["id"], r["attempts"]) for r in listed] == [(refund.public_id, len(REFUND_BACKOFF) + 1)]
+    assert listed[0]["last_error"] == "ChannelError: 退款等待渠道处理已超过1小时（profit_sharing_in_progress）"
+
+
+def test_a_return_counts_refunds_still_in_flight_as_the_share_did(wechat_paid, fake_wechatpay, run_jobs):
+    body = wechat_paid(3250, 600)
+    fake_wechatpay.refund_status = "PROCESSING"
+    with atomic():
+        first = refund_payment(body["id"], 1000, "部分退款", "test:wx-r1")
+    run_jobs()
+    assert refund_row(first.id).status is RefundStatus.pending  # still processing at WeChat Pay
+    request_profit_sharing(body["id"])
+    run_jobs()
+    assert share_row().amount_fen == 135  # 6 % of the 2250 that stay paid
+
+    with atomic():
+        second = refund_payment(body["id"], 2250, "余额退款", "test:wx-r2")
+    run_jobs()
+    # Nothing stays paid: the whole share goes back (not 135 − 6 % of the 1000 R1 has not finished refunding).
+    assert [r["amount"] for r in fake_wechatpay.returns.values()] == [135]
+    assert refund_row(second.id).status is RefundStatus.pending  # its refund is processing at WeChat Pay too
