@@ -11,8 +11,9 @@ query or id list, the outbox row) and returns. The job ``fan_out`` then walks th
 3. writes one inbox row per (account, resident reached) and one ``push_unreachable`` row per resident nobody can
    receive for;
 4. writes one ``push_messages`` row per account and outside channel (WeChat where the account holds a grant for the
-   template, SMS where it has a verified phone and has not turned the event's SMS off), and its outbox row
-   (``push:message:<id>``, due at once, or at 07:00 for a non-urgent SMS during quiet hours).
+   template, SMS where it has a verified phone and has not turned the event's SMS off), and the outbox rows that
+   send them: one per SMS (``push:message:<id>``, due at once, or at 07:00 for a non-urgent SMS during quiet hours),
+   one per ``PUSH_WECHAT_BATCH`` subscribe messages (``push:wechat:<first id>``, ``channels.send_wechat_batch``).
 
 A job handles at most ``PUSH_BATCHES_PER_JOB`` batches, then enqueues the next job: no transaction grows with the
 district.
@@ -267,19 +268,26 @@ outside AS (
                            WHERE p.user_id = i.user_id AND p.event = :event AND NOT p.sms))
     ORDER BY i.user_id, c.channel, i.id
     ON CONFLICT (delivery_id, user_id, channel) DO NOTHING
-    RETURNING id, due_at
+    RETURNING id, channel, due_at
 ),
 jobs AS (
     INSERT INTO core_outbox (job, args, queue, run_at, key, status)
     SELECT :job, jsonb_build_array(o.id), :queue, o.due_at, 'push:message:' || o.id, 'pending'
-    FROM outside o
+    FROM outside o WHERE o.channel = 'sms'
+    UNION ALL
+    SELECT :wechat_job, jsonb_build_array(jsonb_agg(w.id ORDER BY w.id)), :queue, min(w.due_at),
+           'push:wechat:' || min(w.id), 'pending'
+    FROM (SELECT id, due_at, (row_number() OVER (ORDER BY id) - 1) / :wechat_batch AS chunk
+          FROM outside WHERE channel = 'wechat') w
+    GROUP BY w.chunk
     RETURNING id
 )
 SELECT (SELECT count(*) FROM batch) AS taken,
        (SELECT max(resident_id) FROM batch) AS last,
        (SELECT count(*) FROM inbox) AS inbox,
        (SELECT count(*) FROM unreachable) AS unreachable,
-       (SELECT count(*) FROM jobs) AS messages
+       (SELECT count(*) FROM outside) AS messages,
+       (SELECT count(*) FROM jobs) AS jobs
 """
 )
 
@@ -306,6 +314,7 @@ def fan_out_batches(
     if delivery.wechat_data is not None and not wechat:
         log.warning("push delivery %s: WeChat is not configured, subscribe messages skipped", delivery.id)
     spec = outbox.registered_jobs()[channels.send_message.job_name]
+    wechat_batch = int(config.get("PUSH_WECHAT_BATCH", channels.DEFAULT_WECHAT_BATCH))
     params = {
         "delivery_id": delivery.id,
         "batch_size": batch_size,
@@ -317,9 +326,11 @@ def fan_out_batches(
         "template_id": delivery.wechat_template_id,
         "sms": delivery.sms_template is not None,
         "job": spec.name,
+        "wechat_job": channels.send_wechat_batch.job_name,
+        "wechat_batch": max(1, wechat_batch),
         "queue": spec.queue,
     }
-    done, totals = False, {"taken": 0, "inbox": 0, "unreachable": 0, "messages": 0}
+    done, totals = False, {"taken": 0, "inbox": 0, "unreachable": 0, "messages": 0, "jobs": 0}
     cursor = delivery.fan_out_cursor
     for _ in range(max_batches):
         row = db.session.execute(_BATCH, {**params, "after": cursor}).one()
@@ -333,16 +344,17 @@ def fan_out_batches(
         db.session.execute(sa.delete(AudienceMember).where(AudienceMember.delivery_id == delivery.id))
     # Set once, last: an assignment is flushed as an UPDATE before the next statement.
     delivery.fan_out_cursor = cursor
-    if totals["messages"]:
+    if totals["jobs"]:
         # enqueue() notifies for the rows it inserts; these were inserted set-based, so wake the relay once here.
         db.session.execute(sa.select(sa.func.pg_notify(outbox.NOTIFY_CHANNEL, "")))
     log.info(
-        "push delivery %s: %s residents fanned out, %s inbox rows, %s unreachable, %s outside messages",
+        "push delivery %s: %s residents fanned out, %s inbox rows, %s unreachable, %s outside messages in %s jobs",
         delivery.id,
         totals["taken"],
         totals["inbox"],
         totals["unreachable"],
         totals["messages"],
+        totals["jobs"],
     )
     return done
 

@@ -69,7 +69,7 @@ def test_grants_are_spent_once_under_twenty_concurrent_sends(app, committed_db, 
             receipt = push.send("test.notice", [resident.id], NOTICE, source=("notice", f"race{n}"))
         fan_out_now(receipt)
     rows = queue.SimpleQueue()
-    for row_id in committed_db.session.scalars(sa.select(OutboxRow.id).where(OutboxRow.key.like("push:message:%"))):
+    for row_id in committed_db.session.scalars(sa.select(OutboxRow.id).where(OutboxRow.key.like("push:wechat:%"))):
         rows.put(row_id)
     committed_db.session.remove()
 
