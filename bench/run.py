@@ -30,6 +30,8 @@ import sqlalchemy as sa
 
 from bench import dataset
 from bench.common import INSTANCE, ROOT, SECRET_KEY
+from bench.rushes import activity_rush, locker_rush
+from bench.subscribe import subscribe_messages
 
 PYTHON = Path(sys.executable)
 BIN = PYTHON.parent
@@ -855,6 +857,8 @@ def main() -> None:
         attempt(results, scenarios, results, app, engine)
         attempt(results, payment_notifications, results, fake)
         attempt(results, flash_sale, results, app, engine)
+        attempt(results, locker_rush, results, app, engine)
+        attempt(results, activity_rush, results, app, engine)
         centres = attempt(results, govservice_setup, app, engine)
         if centres:
             attempt(results, bookings, results, app, engine, centres)
@@ -867,6 +871,7 @@ def main() -> None:
         results.facts["server_main_rss_mb"] = rss_mb(server.pid)
     finally:
         processes.stop_all()
+    attempt(results, subscribe_messages, results, app, engine)
     copy_rows, copy_seconds = copy_ceiling(engine, int(results.facts.get("fan_out", {}).get("copy_rows") or 100_000))
     results.facts["copy_rows_per_s"] = copy_rows / copy_seconds
     attempt(results, pgbench, results, os.environ.get("BENCH_DATABASE_URL") or app.config["DATABASE_URL"])
