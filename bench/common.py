@@ -14,22 +14,30 @@ SECRET_KEY = "bench-" * 8
 
 
 def bench_app():
-    from flask_migrate import upgrade
-
-    from app import create_app, embedded
+    from app import embedded
 
     embedded.prepare_environment(INSTANCE)
     server = os.environ.get("BENCH_DATABASE_URL") or embedded.start_postgres(INSTANCE, database="postgres")
     redis_url = os.environ.get("BENCH_REDIS_URL") or embedded.start_redis(INSTANCE, name="redis-bench")
-    base = sa.engine.make_url(server)
+    return fresh_app(server, redis_url, "linli_bench")
+
+
+def fresh_app(server_url: str, redis_url: str, database: str, *, extra_blueprints: tuple = (), **config):
+    """An app on ``database`` of ``server_url``, dropped and created afresh, then migrated (production settings,
+    the bench's keys; ``config`` adds or overrides settings)."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    base = sa.engine.make_url(server_url)
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(sa.text('DROP DATABASE IF EXISTS "linli_bench" WITH (FORCE)'))
-        connection.execute(sa.text('CREATE DATABASE "linli_bench"'))
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
     admin.dispose()
     app = create_app(
         {
-            "DATABASE_URL": base.set(database="linli_bench").render_as_string(hide_password=False),
+            "DATABASE_URL": base.set(database=database).render_as_string(hide_password=False),
             "REDIS_URL": redis_url,
             "EMBEDDED": False,
             "DEMO_MODE": False,
@@ -37,7 +45,9 @@ def bench_app():
             "SECRET_KEY": SECRET_KEY,
             "FIELD_ENCRYPTION_KEYS": "b1:" + "A" * 43 + "=",
             "LOOKUP_HASH_KEY": "A" * 43 + "=",
-        }
+            **config,
+        },
+        extra_blueprints=extra_blueprints,
     )
     with app.app_context():
         upgrade(revision="heads")

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from bench import dataset
-from bench.common import INSTANCE, SECRET_KEY
+from bench.common import INSTANCE, fresh_app
 
 SCENARIOS = ("ok", "read", "write", "browse", "detail", "order", "soldout")
 #: The ceiling each scenario is compared with (the ratio printed is ceiling CPU ms / scenario CPU ms).
@@ -34,33 +34,9 @@ CEILING = {"browse": "read", "detail": "read", "order": "write", "soldout": "wri
 
 
 def profile_app(server_url: str, redis_url: str):
-    from flask_migrate import upgrade
-
-    from app import create_app
     from bench.ceilings import SCHEMA_SQL, blp
 
-    base = sa.engine.make_url(server_url)
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text('DROP DATABASE IF EXISTS "linli_profile" WITH (FORCE)'))
-        connection.execute(sa.text('CREATE DATABASE "linli_profile"'))
-    admin.dispose()
-    app = create_app(
-        {
-            "DATABASE_URL": base.set(database="linli_profile").render_as_string(hide_password=False),
-            "REDIS_URL": redis_url,
-            "EMBEDDED": False,
-            "DEMO_MODE": False,
-            "INSTANCE_PATH": str(INSTANCE),
-            "SECRET_KEY": SECRET_KEY,
-            "FIELD_ENCRYPTION_KEYS": "b1:" + "A" * 43 + "=",
-            "LOOKUP_HASH_KEY": "A" * 43 + "=",
-            "TRUSTED_PROXY_HOPS": 1,
-        },
-        extra_blueprints=(blp,),
-    )
-    with app.app_context():
-        upgrade(revision="heads")
+    app = fresh_app(server_url, redis_url, "linli_profile", extra_blueprints=(blp,), TRUSTED_PROXY_HOPS=1)
     engine = sa.create_engine(app.config["DATABASE_URL"])
     with engine.begin() as connection:
         for statement in SCHEMA_SQL.split(";\n"):
