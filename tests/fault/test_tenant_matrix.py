@@ -14,30 +14,14 @@ import pytest
 
 from tests.community.fixtures import tree  # noqa: F401  (fixture)
 from tests.fault.tenant.world import EXEMPT, FACTORIES, METHODS, OUTSIDERS, PUBLIC_BY_DESIGN, Case, World
+from tests.fuzz.common import AREAS
 
-#: Domain modules of tests/fault/tenant and the path prefixes each covers (one test per module, spread by xdist).
+#: Domain modules of tests/fault/tenant and the path prefixes each covers (one test per module, spread by xdist):
+#: the fuzz tests' areas, with notices and neighbours apart.
 DOMAINS = {
-    "core": (
-        "/api/v1/auth",
-        "/api/v1/me",
-        "/api/v1/admin",
-        "/api/v1/files",
-        "/api/v1/calendar",
-        "/api/v1/push",
-        "/api/v1/community",
-        "/api/v1/accounts",
-        "/api/v1/residents",
-        "/api/v1/households",
-        "/api/v1/memberships",
-        "/api/v1/delegations",
-        "/api/v1/tags",
-    ),
-    "govservice": ("/api/v1/govservice", "/open311"),
-    "marketplace": ("/api/v1/marketplace",),
-    "eldercare": ("/api/v1/eldercare",),
+    **{area: prefixes for area, prefixes in AREAS.items() if area != "notices"},
     "neighbours": ("/api/v1/neighbours",),
     "notices": ("/api/v1/notices",),
-    "payments": ("/api/v1/payments", "/api/v1/fees"),
 }
 
 #: Path segments that name a person's data: an operation under one of them may not be public.
