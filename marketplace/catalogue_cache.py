@@ -22,8 +22,6 @@ import functools
 import json
 import logging
 import secrets
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.extensions import db, redis_client
+from app.ttlcache import TTLCache, app_cache
 
 log = logging.getLogger(__name__)
 
@@ -44,34 +43,9 @@ SCOPE_SECONDS = 60.0
 _CHANGED = "marketplace_catalogue_changed"
 
 
-class PageCache:
-    """key → (body, valid until); thread-safe and bounded (cleared when it grows past ``max_entries``)."""
-
-    def __init__(self, max_entries: int = 1000) -> None:
-        self._entries: dict[tuple, tuple[Any, float]] = {}
-        self._lock = threading.Lock()
-        self.max_entries = max_entries
-
-    def get(self, key: tuple) -> Any:
-        entry = self._entries.get(key)
-        if entry is None or entry[1] < time.monotonic():
-            return None
-        return entry[0]
-
-    def put(self, key: tuple, value: Any, seconds: float) -> None:
-        with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[key] = (value, time.monotonic() + seconds)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-def cache() -> PageCache:
-    """The current app's cache (one per app: tests build several apps in one process)."""
-    return current_app.extensions.setdefault("linli_catalogue_cache", PageCache())
+def cache() -> TTLCache:
+    """The current app's cache of catalogue pages and callers' community sets."""
+    return app_cache("catalogue", max_entries=1000)
 
 
 def _seconds() -> float:

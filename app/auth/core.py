@@ -4,7 +4,6 @@ view's access rule."""
 from __future__ import annotations
 
 import functools
-import threading
 import time
 from collections.abc import Callable
 from copy import deepcopy
@@ -20,6 +19,7 @@ from sqlalchemy.orm.util import identity_key
 from app.db import utcnow
 from app.errors import Forbidden, Unauthenticated
 from app.extensions import db
+from app.ttlcache import TTLCache, app_cache
 
 #: The longest an access token lives; ``ACCESS_TOKEN_MINUTES`` may shorten it, never lengthen it.
 ACCESS_TOKEN_TTL = timedelta(minutes=10)
@@ -35,7 +35,7 @@ def encode_access_token(user_public_id: str, session_public_id: str, *, user_id:
 
     ``user_id`` (the account just signed in, so active) primes this process's ``account_cache``."""
     if user_id is not None:
-        account_cache().put(user_public_id, user_id)
+        account_cache().put(user_public_id, user_id, ACCOUNT_CACHE_SECONDS)
     now = utcnow()
     claims = {
         "sub": user_public_id,
@@ -65,40 +65,9 @@ def issue_access_token(user, *, session=None) -> str:
 ACCOUNT_CACHE_SECONDS = 60.0
 
 
-class _AccountCache:
-    """user public id → (user id, valid until); thread-safe, bounded (cleared when it grows past ``max_entries``)."""
-
-    def __init__(self, max_entries: int = 20_000) -> None:
-        self._entries: dict[str, tuple[int, float]] = {}
-        self._lock = threading.Lock()
-        self.max_entries = max_entries
-
-    def get(self, public_id: str) -> int | None:
-        entry = self._entries.get(public_id)
-        if entry is None or entry[1] < time.monotonic():
-            return None
-        return entry[0]
-
-    def put(self, public_id: str, user_id: int) -> None:
-        with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[public_id] = (user_id, time.monotonic() + ACCOUNT_CACHE_SECONDS)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def forget_user(self, user_id: int) -> None:
-        """Drop an account (its sessions were just revoked: deactivated, deleted, merged away)."""
-        with self._lock:
-            for public_id in [key for key, (cached_id, _until) in self._entries.items() if cached_id == user_id]:
-                del self._entries[public_id]
-
-
-def account_cache() -> _AccountCache:
-    """The current app's cache (one per app: tests build several apps in one process)."""
-    return current_app.extensions.setdefault("linli_account_cache", _AccountCache())
+def account_cache() -> TTLCache:
+    """The current app's user public id → user id cache (``ACCOUNT_CACHE_SECONDS`` per entry)."""
+    return app_cache("account", max_entries=20_000)
 
 
 def _signed_in_user(public_id: str):
@@ -114,7 +83,7 @@ def _signed_in_user(public_id: str):
         user_id = db.session.scalar(sa.select(User.id).where(User.public_id == public_id, User.is_active))
         if user_id is None:
             raise Unauthenticated("账号不存在或已停用", details={"reason": "user_inactive"})
-        account_cache().put(public_id, user_id)
+        account_cache().put(public_id, user_id, ACCOUNT_CACHE_SECONDS)
     present = db.session.identity_map.get(identity_key(User, user_id))
     if present is not None:
         return present

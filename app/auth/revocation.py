@@ -18,8 +18,6 @@ Redis reachable and ready again trusts it. The access token's own lifetime (10 m
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -28,6 +26,7 @@ from flask import current_app
 from app import outbox
 from app.db import utcnow
 from app.extensions import db, redis_client
+from app.ttlcache import TTLCache, app_cache
 
 log = logging.getLogger(__name__)
 
@@ -46,36 +45,9 @@ def _key_ttl() -> timedelta:
     return access_token_ttl() + KEY_MARGIN
 
 
-class RevocationCache:
-    """sid → (revoked, valid until); thread-safe and bounded (cleared when it grows past ``max_entries``)."""
-
-    def __init__(self, max_entries: int = 50_000) -> None:
-        self._entries: dict[str, tuple[bool, float]] = {}
-        self._lock = threading.Lock()
-        self.max_entries = max_entries
-
-    def get(self, sid: str) -> bool | None:
-        entry = self._entries.get(sid)
-        if entry is None or entry[1] < time.monotonic():
-            return None
-        return entry[0]
-
-    def put(self, sid: str, revoked: bool, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[sid] = (revoked, time.monotonic() + seconds)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-def cache() -> RevocationCache:
-    """The current app's cache (one per app: tests build several apps in one process)."""
-    return current_app.extensions.setdefault("linli_revocation_cache", RevocationCache())
+def cache() -> TTLCache:
+    """The current app's sid → revoked cache."""
+    return app_cache("revocation", max_entries=50_000)
 
 
 _NOT_READY = "not-ready"

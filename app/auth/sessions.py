@@ -179,7 +179,7 @@ def revoke_user_sessions(user_id: int, *, reason: str, keep: str | None = None) 
     with atomic():
         revoked = _revoke(condition, reason)
     if keep is None:  # every session gone (deleted, deactivated, merged): this process forgets the account at once
-        account_cache().forget_user(user_id)
+        account_cache().discard_values(lambda cached_id: cached_id == user_id)
     return revoked
 
 

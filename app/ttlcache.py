@@ -1,0 +1,53 @@
+"""A small per-process cache: key → value until its own expiry, thread-safe and bounded.
+
+One per app (``app_cache(name)``; tests build several apps in one process). Used for what a request would otherwise
+read again and again: revoked sessions, signed-in accounts, catalogue pages.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from flask import current_app
+
+
+class TTLCache:
+    """key → (value, valid until); emptied when it grows past ``max_entries`` (each caller then reads once more)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._entries: dict[Hashable, tuple[Any, float]] = {}
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get(self, key: Hashable) -> Any:
+        """The value, or None when absent or expired."""
+        entry = self._entries.get(key)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, key: Hashable, value: Any, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = (value, time.monotonic() + seconds)
+
+    def discard_values(self, matches: Callable[[Any], bool]) -> None:
+        """Drop every entry whose value ``matches`` (e.g. an account whose sessions were all revoked)."""
+        with self._lock:
+            for key in [key for key, (value, _until) in self._entries.items() if matches(value)]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def app_cache(name: str, max_entries: int) -> TTLCache:
+    """The current app's cache called ``name``."""
+    return current_app.extensions.setdefault(f"linli_{name}_cache", TTLCache(max_entries))
