@@ -32,22 +32,8 @@ for _action, _roles in {
 
 def refuse(user, resident_id: int, not_found: Exception) -> NoReturn:
     """Refuse a caller off the elder's side: ``not_found`` (404), except a family member whose delegation from the
-    elder exists but does not allow ``eldercare`` (pending, expired, revoked, or without the scope): 403
-    ``delegation_denied`` from ``acting_for``. They know the elder already, so the refusal reveals nothing, and it
-    tells them what to ask for (issue #12: a delegate without the scope gets 403 on every path naming the elder)."""
-    import sqlalchemy as sa
+    elder exists but does not allow ``eldercare``: 403 ``delegation_denied`` (see ``delegate_or_refuse``)."""
+    from app.accounts.delegation import delegate_or_refuse
 
-    from app.accounts.errors import DelegationDenied
-    from app.accounts.resident_models import Resident
-    from app.auth.scopes import acting_for
-    from app.errors import APIError
-    from app.extensions import db
-
-    public_id = db.session.scalar(sa.select(Resident.public_id).where(Resident.id == resident_id))
-    try:
-        acting_for(user, public_id, "eldercare")
-    except DelegationDenied:
-        raise
-    except APIError:
-        pass
+    delegate_or_refuse(user, "eldercare", resident_id=resident_id)
     raise not_found

@@ -64,23 +64,19 @@ class EligibilityRuleCreateSchema(Schema):
 
 
 class EligibilityRuleSchema(Schema):
-    id = fields.String(attribute="public_id")
+    """Dumps ``subsidies.rule_view``."""
+
+    id = fields.String()
     name = fields.String()
-    district_id = fields.Function(lambda r: _district(r))
+    district_id = fields.String(allow_none=True)
     min_age = fields.Integer(allow_none=True)
-    hukou = fields.Function(lambda r: r.hukou.value if r.hukou else None)
+    hukou = fields.String(allow_none=True)
     tag_code = fields.String(allow_none=True)
     copay_bps = fields.Integer()
     monthly_quota_fen = fields.Integer()
     valid_from = fields.Date()
     valid_to = fields.Date(allow_none=True)
     priority = fields.Integer()
-
-
-def _district(rule):
-    from eldercare.subsidies import district_public_id
-
-    return district_public_id(rule)
 
 
 class CareProviderCreateSchema(Schema):

@@ -36,8 +36,8 @@ BPS = 10_000
 # --- rules ---------------------------------------------------------------------------------------------------------
 
 
-def create_rule(user, data: dict[str, Any]) -> EligibilityRule:
-    """Add an eligibility rule (platform admins; the rules are the government's policy as data)."""
+def create_rule(user, data: dict[str, Any]) -> dict[str, Any]:
+    """Add an eligibility rule (platform admins; the rules are the government's policy as data); its view."""
     with atomic():
         district_id = None
         if data.get("district_id"):
@@ -64,43 +64,49 @@ def create_rule(user, data: dict[str, Any]) -> EligibilityRule:
         db.session.add(rule)
         db.session.flush()
         log.info("eligibility rule %s created by user %s", rule.id, user.id)
-        return rule
+        return rule_view(rule, data["district_id"] if district_id is not None else None)
 
 
-def list_rules() -> list[EligibilityRule]:
+def list_rules() -> list[dict[str, Any]]:
+    """Every rule in the order they are tried, each district read with the rules (one statement for the list)."""
     rows = db.session.execute(
         sa.select(EligibilityRule, Region.public_id)
         .outerjoin(Region, Region.id == EligibilityRule.district_id)
         .order_by(EligibilityRule.priority, EligibilityRule.id)
     ).all()
-    for rule, district in rows:  # read with the rules, so showing them costs no statement per rule
-        rule.district_public_id = district
-    return [rule for rule, _district in rows]
+    return [rule_view(rule, district) for rule, district in rows]
 
 
 def district_public_id(rule: EligibilityRule) -> str | None:
     if rule.district_id is None:
         return None
-    known = getattr(rule, "district_public_id", None)
-    if known is not None:
-        return known
     return db.session.scalar(sa.select(Region.public_id).where(Region.id == rule.district_id))
 
 
-def snapshot(rule: EligibilityRule) -> dict[str, Any]:
-    """The rule as it is now, stored on each order so a later edit of the rule does not rewrite history."""
+def rule_view(rule: EligibilityRule, district_public_id: str | None) -> dict[str, Any]:
+    """The rule as shown (``EligibilityRuleSchema``). ``district_public_id``: the public id of ``rule.district_id``,
+    read by the caller (with the rules, for a list)."""
     return {
         "id": rule.public_id,
         "name": rule.name,
-        "district_id": district_public_id(rule),
+        "district_id": district_public_id,
         "min_age": rule.min_age,
         "hukou": rule.hukou.value if rule.hukou else None,
         "tag_code": rule.tag_code,
         "copay_bps": rule.copay_bps,
         "monthly_quota_fen": rule.monthly_quota_fen,
+        "valid_from": rule.valid_from,
+        "valid_to": rule.valid_to,
+        "priority": rule.priority,
+    }
+
+
+def snapshot(rule: EligibilityRule) -> dict[str, Any]:
+    """The rule as it is now, stored on each order so a later edit of the rule does not rewrite history."""
+    return {
+        **rule_view(rule, district_public_id(rule)),
         "valid_from": rule.valid_from.isoformat(),
         "valid_to": rule.valid_to.isoformat() if rule.valid_to else None,
-        "priority": rule.priority,
     }
 
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from app.accounts.delegation import acting_for
-from app.accounts.errors import DelegationDenied
+from app.accounts.delegation import acting_for, delegate_or_refuse
 from app.accounts.resident_models import (
     Delegation,
     DelegationStatus,
@@ -25,7 +24,7 @@ from app.auth.scopes import authorize, in_tenancy, register_action
 from app.community.errors import HouseholdNotFound
 from app.community.models import Household
 from app.db import utcnow
-from app.errors import APIError, Forbidden, NotFound
+from app.errors import Forbidden, NotFound
 from app.extensions import db
 
 SCOPE = "bills"
@@ -80,37 +79,6 @@ def _delegating_member(actor: Resident, household_id: int) -> Resident | None:
     )
 
 
-def _refuse_delegate(user, household_id: int) -> None:
-    """Raise ``DelegationDenied`` (403) when the caller holds a delegation from an active member of the household
-    that does not allow ``bills`` (another scope only, pending, expired, revoked): a family member knows the
-    household already, so the refusal reveals nothing and tells them what to ask for (issue #12). Called once every
-    other way in failed (staff in scope are answered by their role first); anyone else: no-op."""
-    actor = resident_for_user(user)
-    if actor is None:
-        return
-    subject_public_id = db.session.scalar(
-        sa.select(Resident.public_id)
-        .join(Delegation, Delegation.subject_resident_id == Resident.id)
-        .join(HouseholdMembership, HouseholdMembership.resident_id == Resident.id)
-        .where(
-            Delegation.actor_resident_id == actor.id,
-            HouseholdMembership.household_id == household_id,
-            HouseholdMembership.status == MembershipStatus.active,
-            Resident.erased_at.is_(None),
-        )
-        .order_by(HouseholdMembership.role, Resident.id)
-        .limit(1)
-    )
-    if subject_public_id is None:
-        return
-    try:
-        acting_for(user, subject_public_id, SCOPE)
-    except DelegationDenied:
-        raise
-    except APIError:  # staff without a reason, no tie at all: not a delegate's refusal
-        return
-
-
 def resident_access(user, household: Household) -> Access | None:
     """A member's or delegate's access, or None. A delegate's access goes through ``acting_for`` (audited)."""
     me = resident_for_user(user)
@@ -143,7 +111,7 @@ def household_access(user, household_public_id: str, *, staff_action: str | None
         return Access("staff", household, None)
     if staff_action is None and in_tenancy(user, household):
         raise Forbidden("只有本户成员或其授权的代办人可以缴费")
-    _refuse_delegate(user, household.id)
+    delegate_or_refuse(user, SCOPE, household_id=household.id)  # every other way in failed: 403 or 404
     raise HouseholdNotFound()
 
 
@@ -159,7 +127,7 @@ def require_read(user, household: Household, not_found: type[NotFound]) -> None:
     if in_tenancy(user, household):
         authorize(user, "fees.read", household, not_found=not_found)
         return
-    _refuse_delegate(user, household.id)
+    delegate_or_refuse(user, SCOPE, household_id=household.id)  # every other way in failed: 403 or 404
     raise not_found()
 
 

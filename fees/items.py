@@ -17,6 +17,8 @@ from app.db import atomic
 from app.extensions import db
 from fees.errors import FeeItemExists, FeeItemNotFound
 from fees.models import Cycle, FeeItem, FeeKind, Formula
+from fees.money import rate_yuan
+from fees.payees import payee_brief
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,33 @@ def staff_item(user, public_id: str, action: str = "fees.read") -> FeeItem:
     return item
 
 
-def list_items(user, estate_public_id: str) -> list[FeeItem]:
+def read_item(user, public_id: str) -> dict[str, Any]:
+    """A fee item for staff with ``fees.read`` over it (404 outside their communities), as shown."""
+    return item_view(staff_item(user, public_id))
+
+
+def item_view(item: FeeItem, payee_public_id: str | None = None) -> dict[str, Any]:
+    """The item as shown (``FeeItemSchema``). ``payee_public_id``: the public id of ``item.payee_id`` when the caller
+    has it (a list reads every item's with the items); read here otherwise."""
+    return {
+        "id": item.public_id,
+        "name": item.name,
+        "kind": item.kind,
+        "formula": item.formula,
+        "rate_centifen": item.rate_centifen,
+        "rate_yuan": rate_yuan(item.rate_centifen),
+        "unit_label": item.unit_label,
+        "cycle": item.cycle,
+        "payee_id": payee_public_id or payee_brief(item.payee_id)["id"],
+        "due_days": item.due_days,
+        "late_fee_bps_per_day": item.late_fee_bps_per_day,
+        "late_fee_cap_bps": item.late_fee_cap_bps,
+        "is_active": item.is_active,
+        "created_at": item.created_at,
+    }
+
+
+def list_items(user, estate_public_id: str) -> list[dict[str, Any]]:
     estate = get_estate(estate_public_id)
     authorize(user, "fees.read", estate, not_found=EstateNotFound)
     from payments.models import Payee
@@ -47,17 +75,16 @@ def list_items(user, estate_public_id: str) -> list[FeeItem]:
         .where(FeeItem.estate_id == estate.id)
         .order_by(FeeItem.id)
     ).all()
-    for item, payee_public_id in rows:  # read with the items: the schema would read one payee per item
-        item.payee_public_id = payee_public_id
-    return [item for item, _payee in rows]
+    return [item_view(item, payee_public_id) for item, payee_public_id in rows]
 
 
 def _shown(data: dict[str, Any]) -> dict[str, Any]:
     return {key: (value.value if hasattr(value, "value") else value) for key, value in data.items()}
 
 
-def create_item(user, estate_public_id: str, data: dict[str, Any]) -> FeeItem:
-    """Add a fee item to an estate. Changing a rate later does not touch bills already issued (they keep theirs)."""
+def create_item(user, estate_public_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Add a fee item to an estate (its view). Changing a rate later does not touch bills already issued (they keep
+    theirs)."""
     with atomic():
         estate = get_estate(estate_public_id)
         authorize(user, "fees.manage", estate, not_found=EstateNotFound)
@@ -77,11 +104,12 @@ def create_item(user, estate_public_id: str, data: dict[str, Any]) -> FeeItem:
         flush_checked(unique=FeeItemExists())
         audit.record("fees.item.create", actor=user, target=("fee_item", item.public_id), after=_shown(data))
         log.info("fee item %s created in estate %s by user %s", item.id, estate.id, user.id)
-        return item
+        return item_view(item, payee_public_id)
 
 
-def update_item(user, public_id: str, changes: dict[str, Any]) -> FeeItem:
-    """Edit an item's name, rate, due days, late-fee rules or activity. Bills already issued keep their terms."""
+def update_item(user, public_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Edit an item's name, rate, due days, late-fee rules or activity (its view). Bills already issued keep their
+    terms."""
     with atomic():
         item = db.session.scalar(sa.select(FeeItem).where(FeeItem.public_id == public_id).with_for_update())
         if item is None:
@@ -97,4 +125,4 @@ def update_item(user, public_id: str, changes: dict[str, Any]) -> FeeItem:
         audit.record(
             "fees.item.update", actor=user, target=("fee_item", item.public_id), before=before, after=_shown(changes)
         )
-        return item
+        return item_view(item, changes.get("payee_id"))

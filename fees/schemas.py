@@ -9,8 +9,6 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.api import CursorArgsSchema, Schema, cursor_page_schema
 from fees.models import AdjustmentKind, BillStatus, Cycle, FeeKind, Formula, OrderStatus
-from fees.money import rate_yuan
-from fees.payees import payee_brief
 
 ID = validate.Length(min=1, max=24)
 
@@ -95,24 +93,22 @@ class FeeItemUpdateSchema(Schema):
 
 
 class FeeItemSchema(Schema):
-    id = fields.String(attribute="public_id")
+    """Dumps ``items.item_view``."""
+
+    id = fields.String()
     name = fields.String()
     kind = fields.Enum(FeeKind, by_value=True)
     formula = fields.Enum(Formula, by_value=True)
     rate_centifen = fields.Integer()
-    rate_yuan = fields.Function(lambda item: rate_yuan(item.rate_centifen), metadata={"description": "单价（元）"})
+    rate_yuan = fields.String(metadata={"description": "单价（元）"})
     unit_label = fields.String(allow_none=True)
     cycle = fields.Enum(Cycle, by_value=True)
-    payee_id = fields.Function(lambda item: getattr(item, "payee_public_id", None) or _payee_public_id(item.payee_id))
+    payee_id = fields.String()
     due_days = fields.Integer()
     late_fee_bps_per_day = fields.Integer()
     late_fee_cap_bps = fields.Integer()
     is_active = fields.Boolean()
     created_at = fields.DateTime()
-
-
-def _payee_public_id(payee_id: int) -> str:
-    return payee_brief(payee_id)["id"]
 
 
 # --- meter readings --------------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ class ItemById(MethodView):
     @scoped("fees.read")
     def get(self, item_id: str):
         """A fee item"""
-        return items.staff_item(current_user(), item_id)
+        return items.read_item(current_user(), item_id)
 
     @blp.arguments(FeeItemUpdateSchema)
     @blp.response(200, FeeItemSchema)

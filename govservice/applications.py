@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.accounts.errors import DelegationDenied, ResidentNotFound
+from app.accounts.delegation import delegate_or_refuse
 from app.accounts.errors import StaffReasonRequired as AccountsStaffReasonRequired
 from app.accounts.profile import profile_of
 from app.accounts.resident_models import Delegation, DelegationStatus, Resident
@@ -95,13 +95,7 @@ def act_on(user, public_id: str, *, lock: bool = True) -> tuple[Application, Res
     """The application, for its resident or a delegate (through ``acting_for``, which records it); 404 otherwise,
     but 403 ``delegation_denied`` for a family member bound to the applicant without the ``applications`` scope."""
     application = lock_application(public_id) if lock else get_application(public_id)
-    subject = db.session.get(Resident, application.resident_id)
-    try:
-        resident, _via = applicant(user, subject.public_id)
-    except DelegationDenied:
-        raise  # inside the applicant's circle, beyond the delegation: 403, as for a new application
-    except (Forbidden, ResidentNotFound):
-        raise ApplicationNotFound() from None
+    resident = delegate_or_refuse(user, SCOPE, resident_id=application.resident_id, not_found=ApplicationNotFound)
     return application, resident
 
 

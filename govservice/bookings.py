@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app import audit, outbox
-from app.accounts.errors import DelegationDenied
+from app.accounts.delegation import delegate_or_refuse
 from app.accounts.errors import StaffReasonRequired as AccountsStaffReasonRequired
 from app.accounts.resident_models import Resident
 from app.accounts.residents import require_resident
@@ -24,7 +24,7 @@ from app.api import SHANGHAI, keyset_page
 from app.auth.scopes import acting_for, authorize, can
 from app.community.integrity import refusals
 from app.db import atomic
-from app.errors import Forbidden, NotFound
+from app.errors import Forbidden
 from app.extensions import db
 from govservice import booking_views, centres, clock, guides, notify, schedule
 from govservice.booking_models import ACTIVE_STATUSES, Booking, BookingStatus, BookingVia, Slot, Suspension
@@ -285,13 +285,7 @@ def _acts_for_resident(user, booking: Booking) -> bool:
     """Whether ``user`` holds an ``appointments`` delegation from the booking's resident (the read is recorded like
     any act for them). :raises DelegationDenied: bound to the resident, but without that scope or no longer."""
     with atomic():
-        try:
-            act_on(user, booking)
-        except DelegationDenied:
-            raise
-        except (NotFound, Forbidden):
-            return False
-    return True
+        return delegate_or_refuse(user, "appointments", resident_id=booking.resident_id) is not None
 
 
 def act_on(user, booking: Booking) -> Resident:

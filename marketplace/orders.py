@@ -27,12 +27,12 @@ from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from app import outbox
-from app.accounts.errors import DelegationDenied
+from app.accounts.delegation import delegate_or_refuse
 from app.accounts.residents import require_resident, resident_for_user
 from app.api import keyset_page
 from app.auth.scopes import acting_for, can
 from app.db import atomic, utcnow
-from app.errors import APIError, ValidationFailed
+from app.errors import ValidationFailed
 from app.extensions import db
 from marketplace import notify
 from marketplace.catalogue import line_amount_fen
@@ -402,21 +402,13 @@ def _visible_to_resident(user, order: Order) -> bool:
 
 def order_for_resident(user, public_id: str, *, lock: bool = False) -> Order:
     """An order the caller placed or that is for them; a delegate with ``marketplace`` scope reaches the subject's
-    orders through ``acting_for`` (recorded); anyone else gets 404."""
+    orders through ``acting_for`` (recorded); a family member whose delegation lacks the scope (or is no longer
+    active) gets 403 ``delegation_denied``, anyone else 404."""
     order = get_order(public_id, lock=lock)
     if order is None:
         raise OrderNotFound()
-    if _visible_to_resident(user, order):
-        return order
-    from app.accounts.resident_models import Resident
-
-    subject = db.session.get(Resident, order.resident_id)
-    try:
-        acting_for(user, subject.public_id, "marketplace")
-    except DelegationDenied:
-        raise  # bound to the resident, but without the marketplace scope (or no longer active): 403
-    except APIError:
-        raise OrderNotFound() from None
+    if not _visible_to_resident(user, order):
+        delegate_or_refuse(user, "marketplace", resident_id=order.resident_id, not_found=OrderNotFound)
     return order
 
 

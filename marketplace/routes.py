@@ -9,7 +9,7 @@ from app.auth import current_user
 from app.auth.scopes import scoped
 from app.idempotency import idempotent
 from app.ratelimit import limit_from_setting
-from marketplace import blp, catalogue, catalogue_cache, fulfilment, orders, reviews, vendors
+from marketplace import blp, catalogue, catalogue_cache, fulfilment, orders, vendors
 from marketplace.models import OrderStatus, VendorStatus
 from marketplace.schemas import (
     BrowseArgsSchema,
@@ -69,7 +69,7 @@ class MyVendors(MethodView):
     @scoped(also="any signed-in account: the vendors where it holds a role")
     def get(self):
         """Vendors where I work, with my role"""
-        return [{"vendor": vendor, "role": role} for vendor, role in vendors.my_vendors(current_user())]
+        return vendors.my_vendor_views(current_user())
 
 
 @blp.route("/vendors/<vendor_id>")
@@ -78,7 +78,7 @@ class VendorById(MethodView):
     @scoped("marketplace.vendor.read")
     def get(self, vendor_id):
         """A vendor, for its staff and the community staff deciding on it"""
-        return reviews.with_vendor_rating(vendors.vendor_for(current_user(), vendor_id, "marketplace.vendor.read"))
+        return vendors.read_vendor(current_user(), vendor_id)
 
     @blp.arguments(VendorUpdateSchema)
     @blp.response(200, VendorSchema)

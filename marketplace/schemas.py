@@ -26,30 +26,23 @@ class VendorCreateSchema(Schema):
     payee_identity = fields.String(load_default=None, validate=validate.Length(max=64))
 
 
-def _community_ids(vendor) -> list[str]:
-    from marketplace.vendors import community_public_ids
-
-    return community_public_ids(vendor)
-
-
 class VendorSchema(Schema):
-    id = fields.String(attribute="public_id")
+    """Dumps ``vendors.vendor_view``."""
+
+    id = fields.String()
     name = fields.String()
-    kind = fields.Function(lambda v: v.kind.value)
-    status = fields.Function(lambda v: v.status.value)
+    kind = fields.Enum(VendorKind, by_value=True)
+    status = fields.Enum(VendorStatus, by_value=True)
     status_note = fields.String(allow_none=True)
     licence_no = fields.String()
     food_licence_no = fields.String(allow_none=True)
     contact_name = fields.String()
     contact_phone = fields.String()
     opening_hours = fields.String()
-    community_ids = fields.Function(lambda v: _community_ids(v), metadata={"description": "服务的社区"})
+    community_ids = fields.List(fields.String(), metadata={"description": "服务的社区"})
     created_at = fields.DateTime()
     decided_at = fields.DateTime(allow_none=True)
-    rating = fields.Function(
-        lambda v: getattr(v, "rating", None),
-        metadata={"description": "评分：{average, count}（average 为 1–5 的均分）"},
-    )
+    rating = fields.Dict(allow_none=True, metadata={"description": "评分：{average, count}（average 为 1–5 的均分）"})
 
 
 class VendorUpdateSchema(Schema):

@@ -28,6 +28,7 @@ from flask import current_app
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import files
+from app.accounts.delegation import delegate_or_refuse
 from app.accounts.errors import DelegationDenied
 from app.accounts.resident_models import HouseholdMembership, MembershipStatus, Resident
 from app.accounts.residents import require_resident, resident_for_user
@@ -36,7 +37,7 @@ from app.auth.scopes import acting_for, roles_over
 from app.community.models import Household
 from app.community.services import household_address
 from app.db import atomic, utcnow
-from app.errors import APIError, ValidationFailed
+from app.errors import ValidationFailed
 from app.extensions import db
 from marketplace import services_notify
 from marketplace.errors import CommunityNotServed, VendorNotOpen
@@ -235,16 +236,12 @@ def _own(user, order: ServiceOrder) -> bool:
 def _delegated(user, order: ServiceOrder, *, refuse: bool = False) -> bool:
     """Whether ``user`` acts for the booking's resident with the ``marketplace`` scope; with ``refuse``, a delegation
     from that resident without the scope (or not active) raises ``DelegationDenied`` (403) instead of answering no."""
-    subject = db.session.get(Resident, order.resident_id)
     try:
-        acting_for(user, subject.public_id, "marketplace")
+        return delegate_or_refuse(user, "marketplace", resident_id=order.resident_id) is not None
     except DelegationDenied:
         if refuse:
             raise
         return False
-    except APIError:
-        return False
-    return True
 
 
 def order_for_resident(user, public_id: str, *, lock: bool = False) -> ServiceOrder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,7 +51,7 @@ def vendor_for(user, public_id: str, action: str, *, lock: bool = False) -> Vend
     return vendor
 
 
-def apply_vendor(user, data: dict[str, Any]) -> Vendor:
+def apply_vendor(user, data: dict[str, Any]) -> dict[str, Any]:
     """A user applies to open a vendor; they become its owner at once and may prepare listings while staff decide."""
     with atomic():
         kind = VendorKind(data["kind"])
@@ -76,12 +77,12 @@ def apply_vendor(user, data: dict[str, Any]) -> Vendor:
             "marketplace.vendor.apply", actor=user, target=("vendor", vendor.public_id), after={"kind": kind.value}
         )
         log.info("vendor %s applied by user %s", vendor.id, user.id)
-        return vendor
+        return vendor_view(vendor)
 
 
 def decide_vendor(
     user, public_id: str, decision: str, *, note: str | None = None, payee_id: str | None = None
-) -> Vendor:
+) -> dict[str, Any]:
     """Community staff approve (naming the payee money goes to), reject, suspend or reinstate a vendor.
 
     :raises VendorStateConflict: the decision does not apply to the vendor's status.
@@ -109,13 +110,13 @@ def decide_vendor(
             reason=note,
         )
         log.info("vendor %s %s by user %s", vendor.id, target.value, user.id)
-        return vendor
+        return vendor_view(vendor)
 
 
 PROFILE_FIELDS = ("contact_name", "contact_phone", "opening_hours", "payee_identity")
 
 
-def update_vendor(user, public_id: str, data: dict[str, Any]) -> Vendor:
+def update_vendor(user, public_id: str, data: dict[str, Any]) -> dict[str, Any]:
     """The owner edits the shop's contact, opening hours and stated payee identity (audited; the payee itself and
     the communities served stay with staff)."""
     with atomic():
@@ -131,7 +132,7 @@ def update_vendor(user, public_id: str, data: dict[str, Any]) -> Vendor:
             before=before,
             after={field: data[field] for field in before},
         )
-        return vendor
+        return vendor_view(vendor)
 
 
 def vendor_worklist(user, *, status: VendorStatus | None, cursor: str | None, limit: int) -> dict[str, Any]:
@@ -144,8 +145,8 @@ def vendor_worklist(user, *, status: VendorStatus | None, cursor: str | None, li
     if status is not None:
         query = query.where(Vendor.status == status)
     page = keyset_page(db.session, query, [Vendor.id], cursor=cursor, limit=limit)
-    attach_community_public_ids(page["items"])
-    return page
+    served = served_communities(vendor.id for vendor in page["items"])
+    return {**page, "items": [vendor_view(vendor, served[vendor.id]) for vendor in page["items"]]}
 
 
 def my_vendors(user) -> list[tuple[Vendor, str]]:
@@ -156,8 +157,22 @@ def my_vendors(user) -> list[tuple[Vendor, str]]:
         .where(RoleAssignment.user_id == user.id)
         .order_by(Vendor.id)
     ).all()
-    attach_community_public_ids([vendor for vendor, _role in rows])
     return [(vendor, role) for vendor, role in rows]
+
+
+def my_vendor_views(user) -> list[dict[str, Any]]:
+    """``my_vendors`` as shown (``MyVendorSchema``)."""
+    rows = my_vendors(user)
+    served = served_communities(vendor.id for vendor, _role in rows)
+    return [{"vendor": vendor_view(vendor, served[vendor.id]), "role": role} for vendor, role in rows]
+
+
+def read_vendor(user, public_id: str) -> dict[str, Any]:
+    """A vendor's page, with its rating, for its staff and the community staff deciding on it."""
+    from marketplace.reviews import vendor_ratings
+
+    vendor = vendor_for(user, public_id, "marketplace.vendor.read")
+    return vendor_view(vendor, rating=vendor_ratings([vendor.id])[vendor.id])
 
 
 def add_staff(user, public_id: str, *, user_public_id: str, role: str) -> dict[str, str]:
@@ -178,23 +193,10 @@ def add_staff(user, public_id: str, *, user_public_id: str, role: str) -> dict[s
         return {"user_id": member.public_id, "role": role}
 
 
-def community_public_ids(vendor: Vendor) -> list[str]:
-    known = getattr(vendor, "served_community_public_ids", None)
-    if known is not None:
-        return known
-    return list(
-        db.session.scalars(
-            sa.select(Region.public_id)
-            .join(VendorCommunity, VendorCommunity.community_id == Region.id)
-            .where(VendorCommunity.vendor_id == vendor.id)
-            .order_by(Region.id)
-        )
-    )
-
-
-def attach_community_public_ids(vendors: list[Vendor]) -> list[Vendor]:
-    """Read the communities of many vendors about to be shown in one statement (a list would read them per vendor)."""
-    served: dict[int, list[str]] = {vendor.id: [] for vendor in vendors}
+def served_communities(vendor_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The public ids of the communities each vendor serves (ordered by community), in one statement for any number
+    of vendors."""
+    served: dict[int, list[str]] = {vendor_id: [] for vendor_id in vendor_ids}
     if served:
         for vendor_id, public_id in db.session.execute(
             sa.select(VendorCommunity.vendor_id, Region.public_id)
@@ -203,6 +205,30 @@ def attach_community_public_ids(vendors: list[Vendor]) -> list[Vendor]:
             .order_by(Region.id)
         ):
             served[vendor_id].append(public_id)
-    for vendor in vendors:
-        vendor.served_community_public_ids = served[vendor.id]
-    return vendors
+    return served
+
+
+def vendor_view(
+    vendor: Vendor, community_ids: list[str] | None = None, *, rating: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The vendor as shown (``VendorSchema``). ``community_ids``: the communities it serves when the caller has them
+    (a list reads every vendor's at once, ``served_communities``); read here otherwise. ``rating``: shown on the
+    vendor's own page (``read_vendor``), None elsewhere."""
+    if community_ids is None:
+        community_ids = served_communities([vendor.id])[vendor.id]
+    return {
+        "id": vendor.public_id,
+        "name": vendor.name,
+        "kind": vendor.kind,
+        "status": vendor.status,
+        "status_note": vendor.status_note,
+        "licence_no": vendor.licence_no,
+        "food_licence_no": vendor.food_licence_no,
+        "contact_name": vendor.contact_name,
+        "contact_phone": vendor.contact_phone,
+        "opening_hours": vendor.opening_hours,
+        "community_ids": community_ids,
+        "created_at": vendor.created_at,
+        "decided_at": vendor.decided_at,
+        "rating": rating,
+    }

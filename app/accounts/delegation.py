@@ -31,7 +31,7 @@ from app.accounts.residents import find_by_document, get_resident, require_resid
 from app.auth.scopes import can, in_tenancy
 from app.community.integrity import refusals
 from app.db import atomic, utcnow
-from app.errors import Forbidden, ValidationFailed
+from app.errors import APIError, Forbidden, ValidationFailed
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -304,16 +304,24 @@ def acting_for(actor_user, subject_public_id: str, scope: str, *, reason: str | 
         (``details.reason``).
     :raises StaffReasonRequired: (422) staff acting without a reason.
     """
-    if scope not in DELEGATION_SCOPES:
-        raise ValueError(f"unknown delegation scope {scope!r}")
     subject = db.session.scalar(
         sa.select(Resident).where(Resident.public_id == subject_public_id, Resident.erased_at.is_(None))
     )
+    return _act_for(actor_user, subject, scope, reason=reason)
+
+
+def _act_for(
+    actor_user, subject: Resident | None, scope: str, *, reason: str | None = None, actor: Resident | None = None
+) -> Resident:
+    """``acting_for`` once the subject is read (None: no such resident, or erased); ``actor``: the caller's
+    resident when the caller already read it (else read here)."""
+    if scope not in DELEGATION_SCOPES:
+        raise ValueError(f"unknown delegation scope {scope!r}")
     if subject is None:
         raise ResidentNotFound()
     if subject.user_id is not None and subject.user_id == actor_user.id:
         return subject
-    actor = resident_for_user(actor_user)
+    actor = actor or resident_for_user(actor_user)
     delegation = None
     if actor is not None:
         delegation = db.session.scalar(
@@ -353,6 +361,76 @@ def acting_for(actor_user, subject_public_id: str, scope: str, *, reason: str | 
     if in_tenancy(actor_user, subject):
         raise Forbidden(details={"action": "resident.act_for"})
     raise ResidentNotFound()
+
+
+def delegate_or_refuse(
+    user,
+    scope: str,
+    *,
+    resident_id: int | None = None,
+    household_id: int | None = None,
+    not_found: APIError | type[APIError] | None = None,
+    reason: str | None = None,
+) -> Resident | None:
+    """The one answer every domain gives about reaching a resident's thing through a delegation (issue #12):
+
+    - allowed: the resident themself, a family member whose active delegation covers ``scope``, or staff allowed
+      ``resident.act_for`` giving a ``reason``: the resident is returned, recorded as ``acting_for`` records it;
+    - 403 ``delegation_denied``: a family member bound to the resident whose delegation does not allow ``scope``
+      (another scope only, pending, expired, revoked, rejected). They know the resident already, so the refusal
+      reveals nothing, and it tells them what to ask for;
+    - 404 for anyone else (not bound at all, another community, staff without a reason): ``not_found`` is raised,
+      or without it None is returned and the domain raises its own.
+
+    A domain that tries its other ways in first (staff roles, the provider's people) calls this last, to refuse.
+
+    :param resident_id: the resident the thing belongs to.
+    :param household_id: instead of ``resident_id``, for household-based things (fees): the caller acts for the
+        active member who gave them a delegation, one allowing ``scope`` first (then by membership role and id).
+        The household's own members are the domain's to let in (fees does, before asking this): here they are None.
+    :raises DelegationDenied: (403) see above.
+    """
+    actor = None
+    if household_id is not None:
+        actor = resident_for_user(user)
+        subject = None if actor is None else _delegating_member(actor, household_id, scope)
+    else:
+        subject = db.session.get(Resident, resident_id)
+        if subject is not None and subject.erased_at is not None:
+            subject = None
+    if subject is not None:
+        try:
+            return _act_for(user, subject, scope, reason=reason, actor=actor)
+        except DelegationDenied:
+            raise
+        except APIError:
+            pass  # no tie to the resident, or staff without a reason: not a delegate's refusal
+    if not_found is not None:
+        raise not_found
+    return None
+
+
+def _delegating_member(actor: Resident, household_id: int, scope: str) -> Resident | None:
+    """An active member of the household who gave ``actor`` a delegation, in any state: one allowing ``scope`` now
+    first, then by membership role (stored as text: family, head, tenant) and id."""
+    allows = sa.and_(
+        Delegation.status == DelegationStatus.active,
+        sa.or_(Delegation.expires_at.is_(None), Delegation.expires_at > utcnow()),
+        sa.literal(scope) == sa.any_(Delegation.scopes),
+    )
+    return db.session.scalar(
+        sa.select(Resident)
+        .join(Delegation, Delegation.subject_resident_id == Resident.id)
+        .join(HouseholdMembership, HouseholdMembership.resident_id == Resident.id)
+        .where(
+            Delegation.actor_resident_id == actor.id,
+            HouseholdMembership.household_id == household_id,
+            HouseholdMembership.status == MembershipStatus.active,
+            Resident.erased_at.is_(None),
+        )
+        .order_by(allows.desc(), HouseholdMembership.role, Resident.id)
+        .limit(1)
+    )
 
 
 def delegation_view(delegation: Delegation, actor: Resident, subject: Resident, my_role: str) -> dict[str, Any]:
