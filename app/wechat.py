@@ -2,27 +2,19 @@
 
 wechatpy 2.0.0a26 has three base URLs (research/deps.md §2): ``API_BASE_URL`` (``/cgi-bin/``), ``wxa.API_BASE_URL``
 (mini-program endpoints such as ``sns/jscode2session``) and the access-token fetch, which it hard-codes; the
-subclass below moves all three to ``WECHAT_API_BASE``. Login, phone numbers, subscribe messages (push) and, later,
-payments reuse :func:`mini_program_client`.
+subclass in :mod:`app.wechat_client` moves all three to ``WECHAT_API_BASE``. Login, phone numbers, subscribe messages
+(push) and, later, payments reuse :func:`mini_program_client`. wechatpy is imported when the first client is built.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from flask import current_app
-from wechatpy import WeChatClient
-from wechatpy.exceptions import WeChatClientException
-from wechatpy.session import SessionStorage
 
-from app.extensions import redis_client
-
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from app.wechat_client import StubbableWeChatClient
 
 __all__ = ["StubbableWeChatClient", "WeChatClientException", "WeChatNotConfigured", "mini_program_client"]
 
@@ -31,74 +23,28 @@ class WeChatNotConfigured(RuntimeError):
     """WECHAT_MINI_APPID / WECHAT_MINI_SECRET are not set."""
 
 
-class SharedTokenStorage(SessionStorage):
-    """wechatpy's token storage in Redis, so every process uses one access token (each fetch invalidates the
-    previous one after a grace period); falls back to process memory while Redis is unreachable."""
+class WeChatClientException(Exception):
+    """A WeChat API call failed: WeChat answered an ``errcode`` (``errmsg``), or HTTP failed (both None).
 
-    def __init__(self, prefix: str = "wechatpy") -> None:
-        self.prefix = prefix
-        self._memory: dict[str, tuple[Any, float | None]] = {}
-        self._lock = threading.Lock()
+    wechatpy is imported only when the first client is built (:mod:`app.wechat_client`; it costs every web worker
+    memory, #12), so this class stands for wechatpy's ``WeChatClientException``: every one the client raises is
+    also an instance of this class, with wechatpy's attributes below.
+    """
 
-    def _key(self, key: str) -> str:
-        return f"{self.prefix}:{key}"
-
-    def get(self, key: str, default: Any = None) -> Any:
-        missing = object()
-        raw = redis_client.call(lambda r: r.get(self._key(key)), default=missing)
-        if raw is not missing:
-            return default if raw is None else json.loads(raw)
-        with self._lock:
-            value, expires = self._memory.get(key, (default, None))
-        if expires is not None and expires < time.monotonic():
-            return default
-        return value
-
-    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
-        if value is None:
-            return
-        with self._lock:
-            self._memory[key] = (value, time.monotonic() + ttl if ttl else None)
-        redis_client.call(lambda r: r.set(self._key(key), json.dumps(value), ex=ttl), default=None)
-
-    def delete(self, key: str) -> None:
-        with self._lock:
-            self._memory.pop(key, None)
-        redis_client.call(lambda r: r.delete(self._key(key)), default=None)
+    errcode: int | None
+    errmsg: str | None
+    client: Any
+    request: Any
+    response: Any
 
 
-class StubbableWeChatClient(WeChatClient):
-    """wechatpy's client with every URL under ``base_url`` and a timeout on every call, the token fetch included."""
+def __getattr__(name: str) -> Any:
+    # The wechatpy-based classes, for whoever names them here: importing them imports wechatpy.
+    if name in ("SharedTokenStorage", "StubbableWeChatClient"):
+        from app import wechat_client
 
-    def __init__(self, appid: str, secret: str, *, base_url: str, timeout: float = 5.0, session=None) -> None:
-        super().__init__(appid, secret, session=session, timeout=timeout)
-        self.base_url = base_url.rstrip("/")
-        self.API_BASE_URL = self.base_url + "/cgi-bin/"
-        self.wxa.API_BASE_URL = self.base_url + "/"
-
-    def fetch_access_token(self) -> dict[str, Any]:
-        # wechatpy's own fetch hard-codes api.weixin.qq.com and sends no timeout; same storage keys as wechatpy.
-        log.info("fetching a WeChat access token for %s", self.appid)
-        response = self._http.get(
-            self.base_url + "/cgi-bin/token",
-            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
-            timeout=self.timeout,
-        )
-        try:
-            response.raise_for_status()
-        except requests.RequestException as error:
-            raise WeChatClientException(
-                errcode=None, errmsg=None, client=self, request=error.request, response=error.response
-            ) from error
-        result = response.json()
-        if result.get("errcode"):
-            raise WeChatClientException(
-                result["errcode"], result.get("errmsg"), client=self, request=response.request, response=response
-            )
-        expires_in = int(result.get("expires_in", 7200))
-        self.session.set(self.access_token_key, result["access_token"], expires_in)
-        self.expires_at = int(time.time()) + expires_in
-        return result
+        return getattr(wechat_client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _clients_lock = threading.Lock()
@@ -118,6 +64,8 @@ def mini_program_client() -> StubbableWeChatClient:
     with _clients_lock:
         client = clients.get(key)
         if client is None:
+            from app.wechat_client import SharedTokenStorage, StubbableWeChatClient
+
             client = StubbableWeChatClient(
                 appid, secret, base_url=key[2], timeout=key[3], session=SharedTokenStorage("wechatpy")
             )

@@ -14,7 +14,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import requests
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -66,6 +65,8 @@ def _client_ip() -> str | None:
 
 
 def _wechat_call(call, *, bad_code: type[errors.APIError]):
+    import requests  # with wechatpy, on first use (#12)
+
     try:
         client = mini_program_client()
     except WeChatNotConfigured:

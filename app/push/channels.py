@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, time, timedelta
 from typing import Any
 
-import requests
 import sqlalchemy as sa
 from flask import current_app
 
@@ -99,6 +98,8 @@ def _grants(user_id: int, template_id: str):
 
 
 def _send_wechat(message: Message, delivery: Delivery, user: User) -> None:
+    import requests  # with wechatpy, on first use (#12)
+
     if not user.is_active or not user.wechat_openid:
         return _finish(message, MessageStatus.skipped, "no_openid")
     # Spend one grant with a conditional UPDATE: concurrent sends to one account queue on the row, and each sees
@@ -160,6 +161,8 @@ def send_wechat_batch(message_ids: list[int]) -> None:
     """Send a batch of WeChat subscribe messages, ``PUSH_SEND_CONCURRENCY`` calls at a time; runs inside the outbox
     row's transaction. Set-based around the calls: a few statements per batch, not per message. A message locked by
     another job (its own retry) is left to that job."""
+    import requests  # with wechatpy, on first use (#12)
+
     table, grants = Message.__table__, SubscriptionGrant.__table__
     rows = db.session.execute(
         sa.select(table.c.id, table.c.user_id, table.c.delivery_id)

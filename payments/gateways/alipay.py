@@ -16,11 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import requests
-from alipay import AliPay
-from alipay.exceptions import AliPayException, AliPayValidationError
-from alipay.utils import AliPayConfig
-
 from app.api import SHANGHAI
 from app.db import utcnow
 from payments.gateways.common import GatewayError, NotificationRejected, fen_to_yuan, notify_url, pem, read_text
@@ -87,6 +82,10 @@ class AlipayGateway:
     """The platform's Alipay app acting for payees."""
 
     def __init__(self, settings: AlipaySettings) -> None:
+        # python-alipay-sdk (and pycryptodomex, pyOpenSSL), like requests below, are imported on first use (#12).
+        from alipay import AliPay
+        from alipay.utils import AliPayConfig
+
         self.settings = settings
         self.client = AliPay(
             appid=settings.app_id,
@@ -104,6 +103,8 @@ class AlipayGateway:
         return utcnow().astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
     def _call(self, method: str, biz_content: dict[str, Any], app_auth_token: str | None) -> dict[str, Any]:
+        from alipay.exceptions import AliPayException, AliPayValidationError
+
         extra = {"timestamp": self._timestamp()}
         if app_auth_token:
             extra["app_auth_token"] = app_auth_token
@@ -302,6 +303,8 @@ class AlipayGateway:
             if error.code == "isp.bill_not_exist":
                 return None
             raise
+        import requests
+
         url = answer.get("bill_download_url")
         if not url:
             raise GatewayError("no_download_url", "bill query answered without a URL", raw=answer)
@@ -320,6 +323,8 @@ class AlipayGateway:
 
         :raises NotificationRejected: ``bad_signature``, ``malformed`` or ``wrong_app``.
         """
+        from alipay.exceptions import AliPayException
+
         data = {key: str(value) for key, value in form.items()}
         signature = data.pop("sign", None)
         if not signature:

@@ -30,14 +30,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
-
-import requests
-from wechatpayv3 import WeChatPay, WeChatPayType
-from wechatpayv3.utils import aes_decrypt, build_authorization, load_certificate, load_public_key, rsa_verify
+from typing import TYPE_CHECKING, Any
 
 from app.api import SHANGHAI
 from payments.gateways.common import GatewayError, NotificationRejected, notify_url, pem, read_text
+
+# wechatpayv3 and requests are imported where used: a web worker taking no WeChat Pay payment never loads them (#12).
+if TYPE_CHECKING:
+    from wechatpayv3 import WeChatPay
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,8 @@ class WeChatPayGateway:
         self._refreshed_at = 0.0
         self._lock = threading.Lock()
         if settings.public_key_id:
+            from wechatpayv3.utils import load_public_key
+
             self._platform_keys[settings.public_key_id] = load_public_key(settings.public_key)
 
     @property
@@ -139,6 +141,8 @@ class WeChatPayGateway:
                 self.download_certificates()
 
     def _load_certificates(self) -> dict[str, Any]:
+        from wechatpayv3.utils import load_certificate
+
         found: dict[str, Any] = {}
         directory = self.settings.cert_dir
         if not directory or not os.path.isdir(directory):
@@ -159,6 +163,9 @@ class WeChatPayGateway:
 
         :raises GatewayError: unreachable, refused, or no valid certificate in the answer.
         """
+        import requests
+        from wechatpayv3.utils import aes_decrypt, build_authorization, load_certificate, rsa_verify
+
         s, path = self.settings, "/v3/certificates"
         authorization = build_authorization(path, "GET", s.sp_mchid, s.cert_serial, self._merchant_key())
         try:
@@ -233,6 +240,8 @@ class WeChatPayGateway:
         self._ensure_certificates()
         client = self._clients.get(appid)
         if client is None:
+            from wechatpayv3 import WeChatPay, WeChatPayType
+
             s = self.settings
             client = WeChatPay(
                 wechatpay_type=WeChatPayType.MINIPROG,
@@ -255,6 +264,8 @@ class WeChatPayGateway:
 
     def _call(self, what: str, func, *args, **kwargs) -> dict[str, Any] | bytes:
         """Run one wechatpayv3 call and turn its (status, text) or exception into a dict or a GatewayError."""
+        import requests  # already imported by wechatpayv3, whose method ``func`` is
+
         try:
             status, body = func(*args, **kwargs)
         except requests.Timeout as error:  # the answer may be lost after the gateway acted: ask again, by its key
@@ -296,6 +307,8 @@ class WeChatPayGateway:
         The mini-program belongs to the platform, so the payer is named by ``sp_openid`` under ``sp_appid``, and
         ``paySign`` is the merchant key's RSA-SHA256 over ``appId\\ntimeStamp\\nnonceStr\\npackage\\n``.
         """
+        from wechatpayv3 import WeChatPayType
+
         appid = self._require_appid(self.settings.mini_appid, "WECHAT_MINI_APPID")
         answer = self._call(
             "prepay_jsapi",
@@ -337,6 +350,8 @@ class WeChatPayGateway:
         ``sign`` is RSA-SHA256 over ``appid\\ntimestamp\\nnoncestr\\nprepayid\\n``; ``partnerid`` is the service
         provider's merchant id.
         """
+        from wechatpayv3 import WeChatPayType
+
         appid = self._require_appid(self.settings.open_appid, "WECHAT_OPEN_APPID")
         answer = self._call(
             "prepay_app",
@@ -591,6 +606,8 @@ class WeChatPayGateway:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise NotificationRejected("malformed", "body is not UTF-8", retry=False) from None
+        from wechatpayv3.utils import rsa_verify
+
         if not rsa_verify(
             given["Wechatpay-Timestamp"],
             given["Wechatpay-Nonce"],

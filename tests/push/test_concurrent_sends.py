@@ -13,6 +13,7 @@ from app.db import atomic
 from app.extensions import db as database
 from app.outbox import OutboxRow, OutboxStatus
 from app.push.models import Message, MessageStatus, SubscriptionGrant, outbox_key
+from app.wechat import mini_program_client
 from tests.fakes.wechat import FakeWeChat
 from tests.push.conftest import NOTICE_TEMPLATE
 
@@ -52,6 +53,7 @@ def wechat(app, redis, monkeypatch):
     monkeypatch.setitem(app.config, "WECHAT_API_BASE", fake.base_url)
     monkeypatch.setitem(app.config, "PUSH_WECHAT_BATCH", 12)
     monkeypatch.setitem(app.config, "PUSH_SEND_CONCURRENCY", 4)
+    mini_program_client()  # built (wechatpy imported on first use) before any test times the sends
     yield fake
     fake.stop()
 
