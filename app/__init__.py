@@ -122,7 +122,8 @@ def _init_extensions(app: Flask) -> None:
 
     @app.teardown_appcontext
     def _reset_atomic_depth(_exc: BaseException | None) -> None:
-        db.session.info["atomic_depth"] = 0
+        if db.session.registry.has():  # a request that used no session (a cached page) does not make one here
+            db.session.info["atomic_depth"] = 0
 
 
 #: Core modules that define models; imported so metadata (and so Alembic) sees every table.

@@ -14,6 +14,13 @@ Two figures are not versioned and may lag by up to ``MARKETPLACE_CATALOGUE_CACHE
 page shows (orders take stock with one conditional ``UPDATE`` per product and must not empty every cache; placing
 an order re-checks stock in that ``UPDATE``) and the ratings (reviews). When Redis is unreachable the cache is
 bypassed (each request reads PostgreSQL); a version change written while it was down is bounded by the same lifetime.
+
+A repeat caller's page is answered before the rate limiter, webargs and the view (:func:`early_answer`): the token
+already verified in this process, its account and session known (``app.auth.core.known_caller``), one Redis round
+trip that counts the request against the endpoint's limits and reads the version (and, every
+``AUTH_REVOCATION_CACHE_SECONDS``, whether the session was revoked), then the stored bytes. Pages are keyed by the
+raw path and query string, and only a query the view accepted (parsed and validated by its schema) is ever stored,
+so the early answer validates nothing itself; anything else (a first visit, a new query, a 4xx) takes the usual path.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.extensions import db, redis_client
+from app.ratelimit import hit_and_read
 from app.ttlcache import TTLCache, app_cache
 
 log = logging.getLogger(__name__)
@@ -41,6 +49,8 @@ DEFAULT_SECONDS = 5.0
 SCOPE_SECONDS = 60.0
 #: The session flag set by a flush or statement that changes what the catalogue shows.
 _CHANGED = "marketplace_catalogue_changed"
+#: The version :func:`early_answer` read for this request (WSGI environ), so the view reads it no second time.
+_VERSION_READ = "linli.catalogue.version"
 
 
 def cache() -> TTLCache:
@@ -98,10 +108,13 @@ def browsing_scope(user) -> frozenset[int]:
     return frozenset(db.session.execute(_scope_query(), {"user_id": user.id}).scalars())
 
 
-def cached_json(kind: str, user, query: tuple, build: Callable[[frozenset[int]], Any]) -> Response:
-    """The JSON response for ``kind`` and ``query`` as ``user`` sees it: from the cache, else ``build(communities)``
-    (returning what to serialise) dumped once and kept. An error ``build`` raises is not cached."""
-    version = current_version()
+def cached_json(user, build: Callable[[frozenset[int]], Any]) -> Response:
+    """The JSON response to the current request as ``user`` sees it: from the cache, else ``build(communities)``
+    (returning what to serialise) dumped once and kept. An error ``build`` raises is not cached.
+
+    Call it only once the request's arguments are validated: the page is kept under the raw path and query string,
+    and :func:`early_answer` serves it again without validating them."""
+    version = request.environ.get(_VERSION_READ) or current_version()
     if version is None:
         return _response(build(browsing_scope(user)))
     pages = cache()
@@ -110,11 +123,60 @@ def cached_json(kind: str, user, query: tuple, build: Callable[[frozenset[int]],
     if communities is None:
         communities = browsing_scope(user)
         pages.put(scope_key, communities, SCOPE_SECONDS)
-    key = (kind, version, request.host_url, communities, query)
+    key = _page_key(version, communities)
     body = pages.get(key)
     if body is None:
         body = _encode(build(communities))
         pages.put(key, body, _seconds())
+    return Response(body, status=200, mimetype="application/json")
+
+
+def _page_key(version: str, communities: frozenset[int]) -> tuple:
+    # The host and scheme name the image URLs a page carries (request.host_url, which costs more to build).
+    return (version, request.scheme, request.host, request.root_path, communities, request.path, request.query_string)
+
+
+def early_answer() -> Response | tuple | None:
+    """A repeat GET of a catalogue page, answered before the limiter's hook and the view (see the module docstring);
+    a 429 when the caller is over the endpoint's limits; None to take the usual path (which then neither counts the
+    request again nor reads the version again)."""
+    from app.auth.core import known_caller, optional_user
+    from app.auth.revocation import READY_KEY, revoked_key
+    from app.auth.revocation import cache as revocations
+    from app.errors import APIError
+
+    if request.method != "GET":
+        return None
+    caller = known_caller()
+    if caller is None:  # a first visit to this process: the whole check, as the limiter's key function would make it
+        try:
+            user = optional_user() if request.headers.get("Authorization") else None
+        except APIError:  # a bad, expired or revoked token: the usual path counts it by address and answers 401
+            return None
+        if user is None:
+            return None
+        caller = (user.id, "", False)
+    user_id, sid, revoked = caller
+    if revoked:  # the usual path answers 401 (and the limiter counts it by address)
+        return None
+    guard = {} if revoked is False else {"present": READY_KEY, "absent": revoked_key(sid)}
+    counted = hit_and_read(user_id, [VERSION_KEY], **guard)
+    if counted is None or counted.guarded:  # Redis unreachable, or revoked / not ready: nothing was counted
+        return None
+    if revoked is None:  # as ``is_revoked`` remembers a "not revoked" from a ready Redis
+        revocations().put(sid, False, float(current_app.config["AUTH_REVOCATION_CACHE_SECONDS"]))
+    if counted.refusal is not None:
+        return counted.refusal
+    token = counted.values[0]
+    if token is None:  # an emptied Redis: the view starts a new token
+        return None
+    version = token.decode()
+    request.environ[_VERSION_READ] = version
+    pages = cache()
+    communities = pages.get(("scope", version, user_id))
+    body = pages.get(_page_key(version, communities)) if communities is not None else None
+    if body is None:
+        return None
     return Response(body, status=200, mimetype="application/json")
 
 

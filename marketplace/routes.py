@@ -8,7 +8,7 @@ from app.api import CursorArgsSchema
 from app.auth import current_user
 from app.auth.scopes import scoped
 from app.idempotency import idempotent
-from app.ratelimit import limit_from_setting
+from app.ratelimit import limit_from_setting, register_early_answer
 from marketplace import blp, catalogue, catalogue_cache, fulfilment, orders, vendors
 from marketplace.models import OrderStatus, VendorStatus
 from marketplace.schemas import (
@@ -165,9 +165,7 @@ class Products(MethodView):
 
         Cursor pages; the number of SQL statements does not grow with the page size.
         """
-        user = current_user()
-        query = tuple(sorted(args.items()))
-        return catalogue_cache.cached_json("browse", user, query, lambda scope: catalogue.browse_page(scope, **args))
+        return catalogue_cache.cached_json(current_user(), lambda scope: catalogue.browse_page(scope, **args))
 
 
 @blp.route("/products/<product_id>")
@@ -176,10 +174,12 @@ class ProductById(MethodView):
     @scoped(also="residents of a community the vendor serves")
     def get(self, product_id):
         """A product"""
-        user = current_user()
-        return catalogue_cache.cached_json(
-            "detail", user, (product_id,), lambda scope: catalogue.product_page(scope, product_id)
-        )
+        return catalogue_cache.cached_json(current_user(), lambda scope: catalogue.product_page(scope, product_id))
+
+
+# A repeat browse answers from the catalogue cache before the limiter's hook, webargs and these views.
+for _view in (Products, ProductById):
+    register_early_answer(f"{blp.name}.{_view.__name__}", catalogue_cache.early_answer)
 
 
 # --- orders ------------------------------------------------------------------------------------------------------

@@ -132,6 +132,22 @@ def _user_from_token(token: str):
     return user
 
 
+def known_caller() -> tuple[int, str, bool | None] | None:
+    """``(account id, session id, revoked)`` for the request's bearer token when this process has verified that
+    token and knows its account (no I/O, no ``User``); ``revoked`` is the revocation cache's answer (None: not known,
+    ask). None when there is no such token, or it has expired: take the usual path (``optional_user``)."""
+    from app.auth.revocation import cache as revocations
+
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    claims = current_app.extensions.get("linli_verified_tokens", {}).get(token.strip())
+    if scheme.lower() != "bearer" or claims is None or claims["exp"] <= time.time():
+        return None
+    user_id = account_cache().get(claims["sub"])
+    if user_id is None:
+        return None
+    return user_id, claims["sid"], revocations().get(claims["sid"])
+
+
 def forget_current_user() -> None:
     """Called before each request: ``g`` lives on the app context, which tests share across requests."""
     g.pop("current_user", None)

@@ -24,7 +24,7 @@ from app.extensions import db as database
 from app.sms import get_sender
 from tests.community.fixtures import api, tree  # noqa: F401  (fixtures)
 from tests.conftest import extra_app
-from tests.marketplace.fixtures import market, pay, place  # noqa: F401  (fixtures)
+from tests.marketplace.fixtures import M, market, pay, place  # noqa: F401  (fixtures)
 from tests.marketplace.test_lockers import add_locker, cabinet, device_headers, dispatch, prepared  # noqa: F401
 
 SEND = "/api/v1/auth/sms/send"
@@ -548,3 +548,29 @@ def test_a_limit_setting_that_does_not_parse_stops_the_service():
     )
     with pytest.raises(ConfigError, match="NEIGHBOURS_POST_RATE_LIMIT"):
         Config.from_env({"NEIGHBOURS_POST_RATE_LIMIT": "10 per fortnight"})
+
+
+def test_catalogue_pages_count_the_default_limit_in_their_one_redis_round_trip(limited, redis, db, market, monkeypatch):  # noqa: F811
+    """A repeat browse is answered before flask-limiter's hook: it counts the same per-account counter in the same
+    fixed window, in the Redis round trip that reads the catalogue version (one, not two)."""
+    from tests.marketplace.test_catalogue_cache import redis_round_trips
+
+    products, cabbage = f"{M}/products?limit=20", f"{M}/products/{market.cabbage.public_id}"
+    with limited(RATELIMIT_DEFAULT="4 per minute") as app:
+        client = app.test_client()
+        mine, other = token_for(market.user), token_for(market.owner)
+        assert call(client, "get", products, headers=mine).status_code == 200  # through the view, which keeps it
+        with redis_round_trips(monkeypatch) as trips:
+            assert call(client, "get", products, headers=mine).status_code == 200
+        assert len(trips) == 1
+        assert [call(client, "get", products, headers=mine).status_code for _ in range(2)] == [200, 200]
+        assert_limited(call(client, "get", products, headers=mine), at_most=61)
+        key = f"LIMITS:LIMITER/user:{market.user.id}/marketplace.Products/4/1/minute"
+        assert limit_keys(redis, f"user:{market.user.id}") == {key: 5}
+        assert 55 <= redis.ttl(key) <= 60
+        # Each endpoint has its own counter, each account its own.
+        assert call(client, "get", cabbage, headers=mine).status_code == 200
+        assert call(client, "get", products, headers=other).status_code == 200
+        pass_window(redis, f"user:{market.user.id}", "minute")
+        assert call(client, "get", products, headers=mine).status_code == 200
+        assert limit_keys(redis, f"user:{market.user.id}")[key] == 1

@@ -2,6 +2,9 @@
 sees (price, shelf, vendor status, the communities served, the resident's memberships) is seen by the next request,
 in this process and in another one sharing the Redis."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 
 from app.db import atomic
@@ -90,3 +93,74 @@ def test_stock_taken_by_orders_keeps_the_pages(market, place, client, auth_heade
     with count_queries() as statements:
         client.get(f"{M}/products", headers=headers)
     assert statements == []
+
+
+@contextmanager
+def redis_round_trips(monkeypatch) -> Iterator[list[str]]:
+    """The commands sent to Redis meanwhile, one entry per round trip (a pipeline or script counts once)."""
+    import redis.connection
+
+    sent: list[str] = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        packed = b"".join(command) if isinstance(command, list) else command
+        sent.append(packed.split(b"\r\n")[2].decode())
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    yield sent
+    monkeypatch.undo()
+
+
+def test_a_repeat_page_is_answered_early_with_the_same_bytes_and_headers(
+    market, auth_header, client, count_queries, redis, monkeypatch
+):
+    """The second request is answered before webargs and the view, from the bytes the view kept: one Redis round trip
+    (the version read, with the rate limit counted in it when limits are on), no statement, the same answer."""
+    headers = auth_header(market.user)
+    for path in (f"{M}/products?limit=20", f"{M}/products/{market.cabbage.public_id}"):
+        first = client.get(path, headers=headers)
+        with count_queries() as statements, redis_round_trips(monkeypatch) as trips:
+            again = client.get(path, headers=headers)
+        assert (statements, len(trips)) == ([], 1)
+        assert again.status_code == first.status_code == 200
+        assert again.data == first.data
+        assert sorted(again.headers.items()) == sorted(first.headers.items())
+
+
+def test_queries_the_view_refuses_are_still_refused_after_pages_were_kept(market, auth_header, client, redis):
+    """Only a query the view accepted is kept, so a repeat of a bad one is answered by the view again."""
+    headers = auth_header(market.user)
+    assert client.get(f"{M}/products?limit=20", headers=headers).status_code == 200
+    for _ in range(2):
+        refused = client.get(f"{M}/products?limit=abc", headers=headers)
+        assert refused.status_code == 422
+        assert refused.json["code"] == "validation_failed"
+        assert client.get(f"{M}/products?sort=cheapest", headers=headers).status_code == 422
+        assert client.get(f"{M}/products/nope", headers=headers).status_code == 404
+    assert client.get(f"{M}/products?limit=1", headers=headers).json["next_cursor"] is not None
+    assert client.get(f"{M}/products?limit=20", headers=headers).json["next_cursor"] is None
+    # Without a token, or with a bad one, a kept page is not served.
+    assert client.get(f"{M}/products?limit=20").status_code == 401
+    assert client.get(f"{M}/products?limit=20", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+
+
+def test_a_revoked_session_is_refused_a_kept_page(app, database_url, redis_url, market, client, auth_header, redis):
+    """In the process that revoked it at once; in another one as soon as its revocation cache lets go (emptied here
+    instead of waiting ``AUTH_REVOCATION_CACHE_SECONDS``): the early answer asks Redis in its one round trip."""
+    from app.auth import revocation
+
+    headers, other_headers = auth_header(market.user), auth_header(market.user)
+    with extra_app(database_url, redis_url) as other:
+        reader = other.test_client()
+        assert [reader.get(f"{M}/products", headers=other_headers).status_code for _ in range(2)] == [200, 200]
+        with app.app_context():
+            assert [client.get(f"{M}/products", headers=headers).status_code for _ in range(2)] == [200, 200]
+            assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
+            assert client.post("/api/v1/auth/logout", headers=other_headers).status_code == 204
+            assert client.get(f"{M}/products", headers=headers).status_code == 401
+        revocation.cache().clear()
+        refused = reader.get(f"{M}/products", headers=other_headers)
+        assert refused.status_code == 401
+        assert refused.json["details"]["reason"] == "session_revoked"
