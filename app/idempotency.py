@@ -235,20 +235,25 @@ def _claim(session: Session, *, user_id: int, key: str, method: str, path: str, 
         set_={**values, "response_status": sa.null(), "response_body": sa.null(), "response_headers": sa.null()},
         where=IdempotencyKey.expires_at <= now,
     ).returning(IdempotencyKey.id)
-    # Bound the wait behind a running duplicate; restored at once so the view runs with the usual lock_timeout.
-    previous = session.scalar(sa.text("SELECT current_setting('lock_timeout')"))
+    # Bound the wait behind a running duplicate, and restore the usual lock_timeout in the claiming statement itself
+    # (the scalar subquery runs the INSERT, waits included, before set_config): two round trips, not four.
     wait = current_app.config.get("IDEMPOTENCY_WAIT_SECONDS", DEFAULT_WAIT_SECONDS)
     # At least 1 ms: a lock_timeout of 0 means "wait for ever".
     timeout = f"{max(1, int(wait * 1000))}ms"
-    session.execute(sa.text("SELECT set_config('lock_timeout', :timeout, true)"), {"timeout": timeout})
+    previous = session.execute(
+        sa.text("SELECT current_setting('lock_timeout'), set_config('lock_timeout', :timeout, true)"),
+        {"timeout": timeout},
+    ).scalar()
+    claim = statement.cte("claim")
     try:
-        claimed = session.scalar(statement)
+        claimed = session.scalar(
+            sa.select(sa.select(claim.c.id).scalar_subquery(), sa.func.set_config("lock_timeout", previous, True))
+        )
     except OperationalError as error:
         if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
             log.info("idempotency key of user %s still in progress after %ss", user_id, wait)
             raise IdempotencyInProgress(headers={"Retry-After": "1"}) from None
         raise
-    session.execute(sa.text("SELECT set_config('lock_timeout', :previous, true)"), {"previous": previous})
     return claimed
 
 

@@ -174,19 +174,36 @@ def enqueue(
     when = run_at or utcnow()
     if delay is not None:
         when += delay
-    statement = (
+    values = {"job": name, "args": list(args), "queue": _jobs[name].queue, "run_at": when, "key": key}
+    if when > utcnow():
+        # Not due yet: the relay's poll finds it when it is (it wakes every ``poll_seconds`` anyway); a NOTIFY now
+        # would only wake it for nothing (an order's expiry, due in 15 minutes, woke it once per order).
+        return db.session.execute(_INSERT, values).scalar()
+    # Due now: insert and NOTIFY in one round trip. NOTIFY is delivered at commit only, so a rolled-back
+    # transaction wakes nobody; a key already taken inserts no row and so wakes nobody either (the relay's own
+    # pass enqueues every periodic task's slot again, and notifying for those woke it pass after pass).
+    return db.session.execute(_INSERT_AND_NOTIFY, values).scalar()
+
+
+def _insert_statements() -> tuple[sa.Executable, sa.Executable]:
+    """Built once: a statement object built per call cost more Python (construction, cache key) than its run."""
+    inserted = (
         pg_insert(OutboxRow)
-        .values(job=name, args=list(args), queue=_jobs[name].queue, run_at=when, key=key)
+        .values(
+            job=sa.bindparam("job"),
+            args=sa.bindparam("args", type_=JSONB),
+            queue=sa.bindparam("queue"),
+            run_at=sa.bindparam("run_at"),
+            key=sa.bindparam("key"),
+        )
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(OutboxRow.id)
     )
-    row_id = db.session.execute(statement).scalar()
-    if row_id is not None:
-        # Delivered at commit only: a rolled-back transaction wakes nobody. A key already taken wakes nobody either:
-        # the relay's own pass enqueues every periodic task's current slot again, and notifying for those woke the
-        # relay at once, pass after pass (an idle relay used about half a core).
-        db.session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
-    return row_id
+    row = inserted.cte("inserted")
+    return inserted, sa.select(row.c.id, sa.func.pg_notify(NOTIFY_CHANNEL, ""))
+
+
+_INSERT, _INSERT_AND_NOTIFY = _insert_statements()
 
 
 # --- execution (inside an RQ worker) -----------------------------------------------------------------------
@@ -372,15 +389,20 @@ def run_relay(app: Flask, *, stop: threading.Event | None = None, poll_seconds: 
     stop = stop or threading.Event()
     connection = worker_connection(app.config["REDIS_URL"])
     listener = None
+    fired_minute = None
     try:
         while not stop.is_set():
             try:
                 if listener is None:
                     listener = psycopg.connect(_libpq_url(app.config["DATABASE_URL"]), autocommit=True)
                     listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                # Periodic slots are whole minutes: firing them once a minute is enough (each pass used to insert
+                # one row per task, and a busy relay makes many passes a minute).
+                minute = utcnow().replace(second=0, microsecond=0)
                 with app.app_context():
-                    relay_once(connection)
+                    relay_once(connection, periodic=minute != fired_minute)
                     db.session.remove()
+                fired_minute = minute
                 for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
                     pass
             except (psycopg.Error, sa.exc.OperationalError) as error:

@@ -27,6 +27,8 @@ probe = Blueprint("idempotency_probe", __name__, url_prefix=PREFIX)
 
 #: The probe view signals ``entered`` and waits for ``release`` when asked to hold (X-Probe-Hold).
 entered, release = threading.Event(), threading.Event()
+#: The lock_timeout the probe's service ran with, when asked (X-Probe-Lock-Timeout).
+lock_timeouts: list[str] = []
 
 
 class ThingCreateSchema(Schema):
@@ -46,6 +48,8 @@ def create_thing(name: str, behaviour: dict[str, str]) -> User:
         thing = User(display_name=name)
         database.session.add(thing)
         database.session.flush()
+        if "X-Probe-Lock-Timeout" in behaviour:
+            lock_timeouts.append(database.session.scalar(sa.text("SHOW lock_timeout")))
         if "X-Probe-Sleep" in behaviour:
             time.sleep(float(behaviour["X-Probe-Sleep"]))
         if "X-Probe-Hold" in behaviour:
@@ -267,6 +271,18 @@ def test_a_duplicate_that_waits_too_long_gets_409_in_progress(probe_app, committ
     assert (retry.status_code, retry.get_data()) == (201, first[0].get_data())
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert things_named("慢") == 1
+
+
+def test_the_view_runs_with_the_usual_lock_timeout(probe_app, committed_db, user, signed_in, monkeypatch):
+    """The key's claim waits at most IDEMPOTENCY_WAIT_SECONDS; the view's own statements wait as usual."""
+    monkeypatch.setitem(probe_app.config, "IDEMPOTENCY_WAIT_SECONDS", 0.3)
+    lock_timeouts.clear()
+    headers = {**signed_in(user), "X-Probe-Lock-Timeout": "1"}
+    without_key = post(probe_app.test_client(), headers, name="无键")
+    with_key = post(probe_app.test_client(), headers, key="lock-timeout", name="有键")
+    assert (without_key.status_code, with_key.status_code) == (201, 201)
+    assert len(lock_timeouts) == 2
+    assert lock_timeouts[1] == lock_timeouts[0] != "300ms"
 
 
 def test_a_replay_survives_a_restart(probe_app, committed_db, database_url, redis_url, user, signed_in):
