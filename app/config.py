@@ -160,6 +160,7 @@ class Config:
     GOVSERVICE_COMPLAINT_CONFIRM_DAYS: int = 7
     #: Marketplace: unpaid orders expire after this many minutes; ready orders complete after this many days.
     MARKETPLACE_UNPAID_MINUTES: int = 15
+    MARKETPLACE_SOLD_OUT_SECONDS: int = 2
     MARKETPLACE_AUTO_CONFIRM_DAYS: int = 3
     #: Marketplace lockers: pickup deadlines (chilled/frozen, ambient), the reminder before them, how long a cell stays
     #: reserved for the courier, the heartbeat window, the signed-request clock window, and wrong codes per cabinet.
@@ -258,6 +259,7 @@ class Config:
             GOVSERVICE_DUE_SOON_WORKDAYS=env_int(env, "GOVSERVICE_DUE_SOON_WORKDAYS", 2, minimum=0),
             GOVSERVICE_COMPLAINT_CONFIRM_DAYS=env_int(env, "GOVSERVICE_COMPLAINT_CONFIRM_DAYS", 7, minimum=1),
             MARKETPLACE_UNPAID_MINUTES=env_int(env, "MARKETPLACE_UNPAID_MINUTES", 15, minimum=1),
+            MARKETPLACE_SOLD_OUT_SECONDS=env_int(env, "MARKETPLACE_SOLD_OUT_SECONDS", 2, minimum=0),
             MARKETPLACE_AUTO_CONFIRM_DAYS=env_int(env, "MARKETPLACE_AUTO_CONFIRM_DAYS", 3, minimum=1),
             MARKETPLACE_LOCKER_COLD_HOURS=env_int(env, "MARKETPLACE_LOCKER_COLD_HOURS", 12, minimum=1),
             MARKETPLACE_LOCKER_AMBIENT_HOURS=env_int(env, "MARKETPLACE_LOCKER_AMBIENT_HOURS", 48, minimum=1),

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -531,28 +530,29 @@ def _route_exists(app, path: str) -> bool:
 
 
 def fire(calls: list[tuple[str, str, str, dict]], workers: int = 32) -> tuple[float, dict[int, int]]:
-    """Send every call once from ``workers`` threads (a keep-alive session each); (seconds, count per status)."""
-    local = threading.local()
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
+    """Send every call once over ``workers`` keep-alive connections (``bench/burst.py``), each buyer from its own
+    address with a fresh ``Idempotency-Key``: (seconds, count per status)."""
+    from bench.burst import send_all
+    from bench.rushes import count_statuses
 
-    def send(numbered: tuple[int, tuple[str, str, str, dict]]) -> None:
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
-        number, (method, path, token, body) = numbered
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "Idempotency-Key": os.urandom(8).hex(),
-            "X-Forwarded-For": f"10.200.{number // 256 % 256}.{number % 256}",  # one address per buyer
-        }
-        status = session.request(method, BASE + path, json=body, headers=headers, timeout=60).status_code
-        with lock:
-            statuses[status] = statuses.get(status, 0) + 1
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(send, enumerate(calls)))
-    return time.perf_counter() - started, statuses
+    seconds, answers = send_all(
+        BASE,
+        [
+            (
+                method,
+                path,
+                {
+                    "Authorization": f"Bearer {token}",
+                    "Idempotency-Key": os.urandom(8).hex(),
+                    "X-Forwarded-For": f"10.200.{number // 256 % 256}.{number % 256}",  # one address per buyer
+                },
+                body,
+            )
+            for number, (method, path, token, body) in enumerate(calls)
+        ],
+        workers,
+    )
+    return seconds, count_statuses(answers)
 
 
 def flash_sale(results: Results, app, engine: sa.Engine, *, buyers: int = 1000, units: int = 100) -> None:

@@ -1,6 +1,7 @@
 """Contention scenarios of issue #12 beside the flash sale and the appointment rush: the locker rush and the activity
-sign-up rush. Each goes through the real HTTP endpoints of the running server (``bench.run.BASE``) from 32 client
-threads, checks its invariant in the database afterwards and records ``results.facts[...]`` like ``flash_sale``.
+sign-up rush. Each goes through the real HTTP endpoints of the running server (``bench.run.BASE``) over 32
+keep-alive connections (``bench/burst.py``), checks its invariant in the database afterwards and records
+``results.facts[...]`` like ``flash_sale``.
 
 - Locker rush: residents of one courtyard order from every vendor serving it; the vendors dispatch all the orders at
   once into one new cabinet with fewer free cells than orders (cells are reserved at dispatch, the rest fall back to
@@ -16,17 +17,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
 import sqlalchemy as sa
 
-#: One call: (method, path, headers, JSON body or None).
-Call = tuple[str, str, dict[str, str], Any]
+from bench.burst import Call
 
 
 def _bearer(token: str, number: int) -> dict[str, str]:
@@ -39,30 +37,11 @@ def _bearer(token: str, number: int) -> dict[str, str]:
 
 
 def send_all(calls: list[Call], workers: int = 32) -> tuple[float, list[tuple[int, Any]]]:
-    """Send every call once from ``workers`` threads (a keep-alive session each): (seconds from the first send to
-    the last answer, [(status, JSON answer or None)] in the order of ``calls``)."""
-    from bench import run
+    """Send every call once over ``workers`` keep-alive connections (``bench/burst.py``): (seconds from the first
+    send to the last answer, [(status, JSON answer or None)] in the order of ``calls``)."""
+    from bench import burst, run
 
-    local = threading.local()
-    answers: list[tuple[int, Any]] = [(0, None)] * len(calls)
-
-    def send(number: int) -> None:
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
-        method, path, headers, body = calls[number]
-        data = json.dumps(body).encode() if body is not None else None
-        response = session.request(
-            method, run.BASE + path, data=data, headers={"Content-Type": "application/json", **headers}, timeout=60
-        )
-        try:
-            answers[number] = (response.status_code, response.json())
-        except ValueError:
-            answers[number] = (response.status_code, None)
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(send, range(len(calls))))
-    return time.perf_counter() - started, answers
+    return burst.send_all(run.BASE, calls, workers)
 
 
 def count_statuses(answers: list[tuple[int, Any]]) -> dict[int, int]:

@@ -1,13 +1,15 @@
 """Grocery orders: server-computed totals, stock reserved at placement and released exactly once, expiry through the
 outbox, payment through payments, cancellation and the vendor's steps with refunds, delegates, and who sees what."""
 
+import time
+
 import sqlalchemy as sa
 
 from app.db import atomic, utcnow
 from app.extensions import db as database
 from app.outbox import OutboxRow
 from marketplace import jobs, orders
-from marketplace.models import Order, OrderEvent, OrderStatus
+from marketplace.models import Order, OrderEvent, OrderStatus, Product
 from payments.models import Payment, Refund, RefundStatus
 from tests.community.fixtures import make_delegation
 from tests.marketplace.fixtures import M, add_role, stock_of
@@ -67,6 +69,48 @@ def test_not_enough_stock_reserves_nothing(market, place):
     assert (response.status_code, response.json["code"]) == (409, "stock_insufficient")
     assert response.json["details"]["available"] == 5
     assert (stock_of(market.cabbage), stock_of(market.pork)) == (20, 5)
+
+
+def set_stock(product, stock: int) -> None:
+    with atomic():
+        database.session.execute(sa.update(Product).where(Product.id == product.id).values(stock=stock))
+
+
+def test_a_product_found_sold_out_is_refused_from_redis_until_the_mark_lapses(
+    app, market, place, count_queries, monkeypatch
+):
+    monkeypatch.setitem(app.config, "MARKETPLACE_SOLD_OUT_SECONDS", 1)
+    set_stock(market.pork, 0)
+    first = place(market.user, market.vendor, [(market.pork, 1)])
+    assert (first.status_code, first.json["code"], first.json["details"]["available"]) == (409, "stock_insufficient", 0)
+    set_stock(market.pork, 3)  # the vendor restocks at once
+    with count_queries() as statements:
+        late = place(market.user, market.vendor, [(market.cabbage, 1), (market.pork, 1)])
+    assert (late.status_code, late.json["code"]) == (409, "stock_insufficient")
+    assert late.json["details"] == {"product_id": market.pork.public_id, "requested": 1, "available": 0}
+    assert not [s for s in statements if s.startswith("UPDATE marketplace_products")]  # no stock row touched
+    assert (stock_of(market.cabbage), stock_of(market.pork)) == (20, 3)
+    time.sleep(1.1)
+    after = place(market.user, market.vendor, [(market.pork, 1)])
+    assert after.status_code == 201, after.json
+    assert stock_of(market.pork) == 2
+
+
+def test_too_few_units_left_is_not_remembered_as_sold_out(app, market, place):
+    short = place(market.user, market.vendor, [(market.pork, 6)])
+    assert (short.status_code, short.json["details"]["available"]) == (409, 5)
+    assert place(market.user, market.vendor, [(market.pork, 5)]).status_code == 201
+
+
+def test_sold_out_orders_go_to_postgresql_when_redis_is_down(app, market, place, monkeypatch):
+    from app.extensions import redis_client
+
+    monkeypatch.setattr(redis_client, "is_down", lambda: True)
+    monkeypatch.setitem(app.extensions["linli_redis"].__dict__, "down_until", time.monotonic() + 60)
+    set_stock(market.pork, 0)
+    assert place(market.user, market.vendor, [(market.pork, 1)]).status_code == 409
+    set_stock(market.pork, 1)
+    assert place(market.user, market.vendor, [(market.pork, 1)]).status_code == 201
 
 
 def test_a_repeated_idempotency_key_places_one_order(market, api):
