@@ -46,7 +46,7 @@ worker: $(STAMP) ## Run an RQ worker on every queue
 fuzz: $(STAMP) ## A wider schemathesis run against /openapi.json (FUZZ_EXAMPLES=500)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_LINK_EXAMPLES=$${FUZZ_LINK_EXAMPLES:-100} $(BIN)/pytest -q -n auto --dist loadfile tests/fuzz
 
-bench: $(STAMP) ## Benchmarks: installs wrk + bench/requirements.txt, writes BENCHMARKS.md (~10-15 min)
+bench: $(STAMP) ## Benchmarks: installs wrk + bench/requirements.txt, writes BENCHMARKS.md (~20 min)
 	command -v wrk >/dev/null || apt-get install -y -q wrk || sudo apt-get install -y -q wrk
 	$(BIN)/python -m pip install -q -r bench/requirements.txt
 	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL-postgresql+psycopg://postgres@127.0.0.1:5432/postgres} \

@@ -707,42 +707,37 @@ def pgbench(results: Results, server_url: str) -> None:
 
 def jobs(results: Results, app) -> None:
     """RQ drain: outbox jobs and plain RQ jobs through an in-process SimpleWorker; then a SimpleWorker's memory
-    over many jobs."""
-    from rq import Queue
-
+    over ``BENCH_WORKER_JOBS`` (100,000) jobs in a process of its own (``bench/worker_memory.py``)."""
     from bench import outbox_throughput
 
-    count = int(os.environ.get("BENCH_WORKER_JOBS", "5000"))
+    count = int(os.environ.get("BENCH_WORKER_JOBS", "100000"))
     with app.app_context():
-        from app import outbox
-
         connection = redis.Redis.from_url(app.config["REDIS_URL"])
         drained = outbox_throughput.JOBS
         outbox_seconds = outbox_throughput.run_outbox(app, connection)
         plain_seconds = outbox_throughput.run_plain_rq(app, connection)
-        results.facts["rq"] = {
-            "jobs": drained,
-            "outbox_per_s": drained / outbox_seconds,
-            "plain_per_s": drained / plain_seconds,
-        }
-        log(f"RQ drain: outbox {drained / outbox_seconds:,.0f} jobs/s, plain {drained / plain_seconds:,.0f} jobs/s")
-        queue = Queue("default", connection=connection)
-        worker = outbox.make_worker(app, connection=connection)
-        batch, done, samples = 1000, 0, []
-        while done < count:
-            for number in range(batch):
-                queue.enqueue(outbox_throughput.plain_noop, number)
-            worker.work(burst=True, logging_level="WARNING")
-            done += batch
-            samples.append((done, rss_mb(os.getpid())))
-        warm = samples[0][1]
-        results.facts["worker_memory"] = {
-            "jobs": done,
-            "after_first_1000_mb": warm,
-            "after_all_mb": samples[-1][1],
-            "growth": samples[-1][1] / warm - 1,
-        }
-        log(f"SimpleWorker RSS: {warm:.1f} MB after 1,000 jobs, {samples[-1][1]:.1f} MB after {done:,}")
+    results.facts["rq"] = {
+        "jobs": drained,
+        "outbox_per_s": drained / outbox_seconds,
+        "plain_per_s": drained / plain_seconds,
+    }
+    log(f"RQ drain: outbox {drained / outbox_seconds:,.0f} jobs/s, plain {drained / plain_seconds:,.0f} jobs/s")
+    log(f"SimpleWorker memory over {count:,} jobs")
+    argv = [str(PYTHON), "-m", "bench.worker_memory", "--database-url", app.config["DATABASE_URL"]]
+    argv += ["--redis-url", app.config["REDIS_URL"], "--jobs", str(count)]
+    out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    run = json.loads(out.strip().splitlines()[-1])
+    samples = run["samples"]
+    warm = samples[0][1]
+    results.facts["worker_memory"] = {
+        "jobs": run["jobs"],
+        "seconds": run["seconds"],
+        "samples": samples,
+        "after_first_1000_mb": warm,
+        "after_all_mb": samples[-1][1],
+        "growth": samples[-1][1] / warm - 1,
+    }
+    log(f"SimpleWorker RSS: {warm:.1f} MB after 1,000 jobs, {samples[-1][1]:.1f} MB after {run['jobs']:,}")
 
 
 # --- the run ----------------------------------------------------------------------------------------------------
