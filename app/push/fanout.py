@@ -1,11 +1,15 @@
-"""``push.send``: record a delivery and its audience in the caller's transaction; fan out in jobs, in batches.
+"""``push.send``: record a delivery and its audience in the caller's transaction; fan out in jobs, a chunk each.
 
-The request does three set-based statements (the delivery, its audience by ``INSERT … SELECT`` from the caller's
-query or id list, the outbox row) and returns. The job ``fan_out`` then walks the audience in resident id order
-(keyset: each batch starts after the last id of the one before, an index range scan however large the audience),
-``PUSH_BATCH_SIZE`` residents at a time, each batch one statement that:
+The request copies the audience (the caller's query or id list, run once inside ``INSERT … SELECT``, never loaded
+into Python) into ``push_audience_chunks``: resident ids in ascending order, ``PUSH_BATCH_SIZE`` to a row, so a
+district of 100,000 residents is a hundred rows. The same statement writes one outbox row per chunk (job ``fan_out``,
+key ``push:fan_out:<delivery>:<chunk>``, inserted set-based). A send to a list of ids is one statement and a NOTIFY;
+a send to a query is two statements (the delivery; its chunks, their jobs and its count) and a NOTIFY.
 
-1. takes the next batch of ``push_audience``;
+Each ``fan_out`` job takes its chunk in one statement that:
+
+1. deletes the chunk (``DELETE … RETURNING``): a second run of the job, or a chunk retracted meanwhile, finds nothing
+   and writes nothing, and two runs at once queue on the row;
 2. resolves each resident to the accounts that receive for them: their own active account, and every account of a
    resident holding an active, unexpired delegation from them with the event's scope;
 3. writes one inbox row per (account, resident reached) and one ``push_unreachable`` row per resident nobody can
@@ -15,22 +19,23 @@ query or id list, the outbox row) and returns. The job ``fan_out`` then walks th
    send them: one per SMS (``push:message:<id>``, due at once, or at 07:00 for a non-urgent SMS during quiet hours),
    one per ``PUSH_WECHAT_BATCH`` subscribe messages (``push:wechat:<first id>``, ``channels.send_wechat_batch``).
 
-A job handles at most ``PUSH_BATCHES_PER_JOB`` batches, then enqueues the next job: no transaction grows with the
-district.
+Chunks are independent: every push worker takes some, no transaction grows with the district, and the subscribe
+messages of a chunk leave as soon as its job commits. The job that finds no chunk left marks the delivery fanned out
+(``_finish``).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app import outbox
@@ -39,7 +44,7 @@ from app.db import atomic, new_public_id, utcnow
 from app.extensions import db
 from app.push import channels
 from app.push.events import get_event, render
-from app.push.models import AudienceMember, Delivery
+from app.push.models import AudienceChunk, Delivery
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +56,38 @@ class SendReceipt:
     """What ``send`` recorded: the delivery's public id and how many residents its audience holds."""
 
     delivery_id: str
-    audience: int
+    #: None when the audience is copied in a job (``Audience``): the delivery's ``audience_count`` says it then.
+    audience: int | None
     #: False when ``key`` named an earlier send, which is returned instead of sending again.
     created: bool
     #: Why WeChat is off for this send (a field over its limit that cannot be shortened), else None.
     wechat_refused: str | None = None
+
+
+@dataclass(frozen=True)
+class Audience:
+    """An audience query to run in a job rather than in the caller's transaction: the name a domain registered its
+    builder under (``register_audience``) and the builder's arguments (plain JSON values).
+
+    Copying a district-wide audience takes a second or more (the query itself, whatever the copy costs): a request
+    that publishes to one passes this, records the delivery and returns; the job ``snapshot_audience`` builds the
+    query, copies it into chunks and counts it (``SendReceipt.audience`` is then None).
+    """
+
+    name: str
+    args: Mapping[str, Any]
+
+
+_audiences: dict[str, Callable[..., sa.sql.expression.SelectBase]] = {}
+
+
+def register_audience(name: str, build: Callable[..., sa.sql.expression.SelectBase]) -> None:
+    """Register an audience builder: ``build(**args)`` returns a SELECT of one column of resident ids, as ``send``
+    takes; ``send(event, Audience(name, args), …)`` runs it in a job."""
+    existing = _audiences.get(name)
+    if existing is not None and existing is not build:
+        raise ValueError(f"push audience {name!r} is already registered")
+    _audiences[name] = build
 
 
 def send(
@@ -72,7 +104,9 @@ def send(
 
     :param event: a registered event name (``register_event``).
     :param recipients: resident ids, or a SELECT of one column of resident ids (an audience query: every 低保
-        household of a street …); it runs once, inside ``INSERT … SELECT``, and is never loaded into Python.
+        household of a street …), which runs once, inside ``INSERT … SELECT``, and is never loaded into Python; or an
+        ``Audience`` (a registered builder and its arguments) to run in a job, for audiences too large to copy in a
+        request.
     :param data: values for the event's title, body, template fields and SMS text.
     :param source: ``(kind, public id)`` of what the message is about; recipients see it, ``read_stats`` counts by it.
     :param key: deduplication key: a second send with the same key returns the first delivery.
@@ -87,7 +121,19 @@ def send(
     rendered = render(spec, data)
     if rendered.wechat_refused:
         log.warning("push %s for %s:%s: WeChat off, %s", event, source_kind, source_id, rendered.wechat_refused)
-    explicit = not isinstance(recipients, sa.sql.expression.SelectBase | str | bytes)
+    later = recipients if isinstance(recipients, Audience) else None
+    if later is not None:
+        if later.name not in _audiences:
+            raise LookupError(f"push audience {later.name!r} is not registered")
+        ids = None
+    elif isinstance(recipients, sa.sql.expression.SelectBase):
+        if len(recipients.selected_columns) != 1:
+            raise ValueError("an audience query selects exactly one column: resident ids")
+        ids = None
+    elif isinstance(recipients, str | bytes):
+        raise TypeError("recipients are resident ids or a SELECT of resident ids")
+    else:
+        ids = sorted({int(resident_id) for resident_id in recipients})
     values = {
         "event": spec.name,
         "source_kind": source_kind,
@@ -104,13 +150,14 @@ def send(
         "sms_template": spec.sms_template if spec.has("sms") else None,
         "sms_params": rendered.sms_params,
     }
+    job = outbox.registered_jobs()[fan_out.job_name]
+    chunking = {"batch_size": _batch_size(), "job": job.name, "queue": job.queue}
     with atomic():
-        if explicit:
-            # A list of ids (a message about one order, a booking …): the delivery, its audience and its count in one
-            # statement built once; an audience query is counted as it is copied, never run twice.
-            ids = sorted({int(resident_id) for resident_id in recipients})
+        if ids is not None:
+            # A list of ids (a message about one order, a booking …): the delivery, its count, its audience in chunks
+            # and their jobs in one statement built once.
             created = db.session.execute(
-                _delivery_with_audience(), {**values, "public_id": new_public_id(), "ids": ids}
+                _delivery_with_audience(), {**values, **chunking, "public_id": new_public_id(), "ids": ids}
             ).one_or_none()
         else:
             created = db.session.execute(
@@ -126,33 +173,96 @@ def send(
                 )
             ).one()
             return SendReceipt(earlier.public_id, earlier.audience_count, False, earlier.wechat_refused)
-        changes: dict[str, Any] = {}
-        if explicit:
+        if later is not None:
+            delivery_id, public_id = created
+            outbox.enqueue(
+                snapshot_audience, delivery_id, later.name, dict(later.args), key=f"push:audience:{delivery_id}"
+            )
+            log.info(
+                "push %s from %s:%s: audience %s copied in a job (delivery %s)",
+                event,
+                source_kind,
+                source_id,
+                later.name,
+                delivery_id,
+            )
+            return SendReceipt(public_id, None, True, rendered.wechat_refused)
+        if ids is not None:
             delivery_id, public_id, audience = created
         else:
             delivery_id, public_id = created
-            audience = changes["audience_count"] = _snapshot_audience(delivery_id, recipients)
+            # An audience query is counted as it is copied, never run twice.
+            audience = db.session.execute(
+                _audience_of_query(recipients), {**chunking, "delivery_id": delivery_id}
+            ).scalar_one()
         if audience:
-            outbox.enqueue(fan_out, delivery_id, key=f"push:fan_out:{delivery_id}:0")
-        else:
-            changes["fanned_out_at"] = sa.func.now()
-        if changes:
-            db.session.execute(sa.update(Delivery).where(Delivery.id == delivery_id).values(**changes))
+            # The outbox rows were inserted set-based, so wake the relay here (delivered at commit).
+            db.session.execute(sa.select(sa.func.pg_notify(outbox.NOTIFY_CHANNEL, "")))
         log.info(
             "push %s from %s:%s to %s residents (delivery %s)", event, source_kind, source_id, audience, delivery_id
         )
         return SendReceipt(public_id, audience, True, rendered.wechat_refused)
 
 
+def _batch_size() -> int:
+    return max(1, int(current_app.config.get("PUSH_BATCH_SIZE", 1000)))
+
+
+def _chunks_and_jobs(ranked: sa.CTE) -> tuple[sa.CTE, sa.CTE]:
+    """From ``ranked`` (delivery_id, id, chunk: living residents of the audience, numbered in id order), the CTEs
+    that write the chunks (RETURNING delivery_id, chunk, members) and one ``fan_out`` outbox row per chunk."""
+    chunks_table, jobs_table = AudienceChunk.__table__, outbox.OutboxRow.__table__
+    chunks = (
+        pg_insert(chunks_table)
+        .from_select(
+            ["delivery_id", "chunk", "resident_ids"],
+            sa.select(
+                ranked.c.delivery_id, ranked.c.chunk, sa.func.array_agg(aggregate_order_by(ranked.c.id, ranked.c.id))
+            ).group_by(ranked.c.delivery_id, ranked.c.chunk),
+        )
+        .returning(
+            chunks_table.c.delivery_id,
+            chunks_table.c.chunk,
+            sa.func.cardinality(chunks_table.c.resident_ids).label("members"),
+        )
+        .cte("chunks")
+    )
+    jobs = (
+        sa.insert(jobs_table)
+        .from_select(
+            ["job", "args", "queue", "key", "status", "attempts"],
+            sa.select(
+                sa.bindparam("job", type_=sa.String),
+                sa.func.jsonb_build_array(chunks.c.delivery_id, chunks.c.chunk),
+                sa.bindparam("queue", type_=sa.String),
+                sa.func.concat("push:fan_out:", chunks.c.delivery_id, ":", chunks.c.chunk),
+                sa.literal("pending", sa.String),
+                sa.literal(0, sa.Integer),
+            ),
+        )
+        .returning(jobs_table.c.id)
+        .cte("jobs")
+    )
+    return chunks, jobs
+
+
+def _chunk_number(residents: sa.Table) -> sa.ColumnElement[int]:
+    """The chunk a resident falls in: ``PUSH_BATCH_SIZE`` residents a chunk, in id order (integer division)."""
+    number = (sa.func.row_number().over(order_by=residents.c.id) - 1).self_group()
+    return number.op("/", return_type=sa.Integer)(sa.bindparam("batch_size", type_=sa.Integer))
+
+
 @functools.cache
 def _delivery_with_audience() -> sa.Select:
-    """One statement, built once: the delivery (``INSERT … ON CONFLICT (key) DO NOTHING``) with its audience count,
-    and its audience copied from its ``RETURNING`` (the living residents among ``:ids``). Answers (id, public id,
-    audience count), or no row when the key named an earlier delivery."""
-    deliveries, residents, audience = Delivery.__table__, Resident.__table__, AudienceMember.__table__
+    """One statement, built once: the delivery (``INSERT … ON CONFLICT (key) DO NOTHING``) with its audience count
+    (fanned out already when that is 0), its audience in chunks (the living residents among ``:ids``) and a
+    ``fan_out`` outbox row per chunk. Answers (id, public id, audience count), or no row when the key named an
+    earlier delivery."""
+    deliveries, residents = Delivery.__table__, Resident.__table__
     living = sa.and_(
         residents.c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.BigInteger))), residents.c.erased_at.is_(None)
     )
+    count = sa.select(sa.func.count()).select_from(residents).where(living).scalar_subquery()
     names = ("public_id", "event", "source_kind", "source_id", "key", "scope", "urgent", "title", "body")
     names += ("wechat_template_id", "wechat_data", "wechat_page", "wechat_refused", "sms_template", "sms_params")
     delivery = (
@@ -160,69 +270,68 @@ def _delivery_with_audience() -> sa.Select:
         .values(
             {
                 **{deliveries.c[name]: sa.bindparam(name, type_=deliveries.c[name].type) for name in names},
-                deliveries.c.audience_count: sa.select(sa.func.count())
-                .select_from(residents)
-                .where(living)
-                .scalar_subquery(),
+                deliveries.c.audience_count: count,
+                deliveries.c.fanned_out_at: sa.case((count == 0, sa.func.now())),
+                # Python-side defaults are not applied to an INSERT inside a CTE: given here.
+                deliveries.c.fan_out_jobs: 0,
+                deliveries.c.fan_out_cursor: 0,
             }
         )
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(deliveries.c.id, deliveries.c.public_id, deliveries.c.audience_count)
         .cte("delivery")
     )
-    members = (
-        pg_insert(audience)
-        .from_select(
-            ["delivery_id", "resident_id"],
-            sa.select(delivery.c.id, residents.c.id).select_from(delivery).join(residents, living),
+    ranked = (
+        sa.select(delivery.c.id.label("delivery_id"), residents.c.id, _chunk_number(residents).label("chunk"))
+        .select_from(delivery)
+        .join(residents, living)
+        .cte("ranked")
+    )
+    chunks, jobs = _chunks_and_jobs(ranked)
+    return sa.select(delivery.c.id, delivery.c.public_id, delivery.c.audience_count).add_cte(chunks, jobs)
+
+
+def _audience_of_query(recipients: sa.SelectBase) -> sa.Select:
+    """One statement: the audience query's living residents copied into chunks of ``:delivery_id``, a ``fan_out``
+    outbox row per chunk, and the delivery's audience count (fanned out already when it is 0); answers the count."""
+    deliveries, residents = Delivery.__table__, Resident.__table__
+    delivery_id = sa.bindparam("delivery_id", type_=sa.BigInteger)
+    ranked = (
+        sa.select(delivery_id.label("delivery_id"), residents.c.id, _chunk_number(residents).label("chunk"))
+        .where(residents.c.id.in_(recipients), residents.c.erased_at.is_(None))
+        .cte("ranked")
+    )
+    chunks, jobs = _chunks_and_jobs(ranked)
+    counted = (
+        sa.update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(
+            audience_count=sa.select(sa.func.coalesce(sa.func.sum(chunks.c.members), 0)).scalar_subquery(),
+            fanned_out_at=sa.case((~sa.exists(sa.select(chunks.c.chunk)), sa.func.now())),
         )
-        .on_conflict_do_nothing()
-        .cte("audience")
+        .returning(deliveries.c.audience_count)
+        .cte("counted")
     )
-    return sa.select(delivery.c.id, delivery.c.public_id, delivery.c.audience_count).add_cte(members)
-
-
-def _snapshot_audience(delivery_id: int, recipients: Recipients) -> int:
-    """Copy the audience into ``push_audience`` with one ``INSERT … SELECT`` (erased residents and duplicates out)."""
-    residents = Resident.__table__
-    if isinstance(recipients, sa.sql.expression.SelectBase):
-        if len(recipients.selected_columns) != 1:
-            raise ValueError("an audience query selects exactly one column: resident ids")
-        condition = residents.c.id.in_(recipients)
-    elif isinstance(recipients, str | bytes):
-        raise TypeError("recipients are resident ids or a SELECT of resident ids")
-    else:
-        ids = sorted({int(resident_id) for resident_id in recipients})
-        if not ids:
-            return 0
-        condition = residents.c.id == sa.any_(sa.literal(ids, ARRAY(sa.BigInteger)))
-    statement = pg_insert(AudienceMember).from_select(
-        ["delivery_id", "resident_id"],
-        sa.select(sa.literal(delivery_id, sa.BigInteger), residents.c.id).where(
-            condition, residents.c.erased_at.is_(None)
-        ),
-    )
-    # SQLAlchemy keeps an INSERT's rowcount only when asked.
-    statement = statement.on_conflict_do_nothing().execution_options(preserve_rowcount=True)
-    return db.session.execute(statement).rowcount
+    return sa.select(counted.c.audience_count).add_cte(jobs)
 
 
 # --- fan-out (jobs) ------------------------------------------------------------------------------------------------
 
-#: One batch, one statement: take the next residents of the audience, resolve them to accounts, write inbox and
-#: unreachable rows, the outside messages and their outbox rows. Data-modifying CTEs all see the same snapshot;
-#: ``inbox`` feeds ``outside`` through RETURNING.
+#: One chunk, one statement: take (delete) the chunk, resolve its residents to accounts, write inbox and unreachable
+#: rows, the outside messages and their outbox rows. Data-modifying CTEs all see the same snapshot; ``taken`` feeds
+#: ``live`` and ``inbox`` feeds ``outside`` through RETURNING.
 _BATCH = sa.text(
     """
-WITH batch AS (
-    SELECT resident_id FROM push_audience
-    WHERE delivery_id = :delivery_id AND resident_id > :after
-    ORDER BY resident_id
-    LIMIT :batch_size
+WITH taken AS (
+    DELETE FROM push_audience_chunks
+    WHERE delivery_id = :delivery_id AND chunk = :chunk
+    RETURNING resident_ids
 ),
 live AS (
     SELECT r.id AS resident_id, r.user_id
-    FROM batch b JOIN accounts_residents r ON r.id = b.resident_id AND r.erased_at IS NULL
+    FROM taken t
+    CROSS JOIN LATERAL unnest(t.resident_ids) AS b (resident_id)
+    JOIN accounts_residents r ON r.id = b.resident_id AND r.erased_at IS NULL
 ),
 reach AS (
     SELECT l.resident_id, u.id AS user_id, 'self' AS via
@@ -241,7 +350,7 @@ reach AS (
 inbox AS (
     INSERT INTO push_inbox (user_id, resident_id, delivery_id, via)
     SELECT user_id, resident_id, :delivery_id, via FROM reach
-    ON CONFLICT (delivery_id, user_id, resident_id) DO NOTHING
+    ON CONFLICT (delivery_id, resident_id, user_id) DO NOTHING
     RETURNING id, user_id
 ),
 unreachable AS (
@@ -251,19 +360,24 @@ unreachable AS (
     ON CONFLICT (delivery_id, resident_id) DO NOTHING
     RETURNING resident_id
 ),
+accounts AS MATERIALIZED (
+    -- The accounts just written to, each looked up by key. A CTE, so that the conditions below are not pushed into
+    -- a scan of accounts_users: planned from the users with an openid (estimated at one), the join below ran the
+    -- grants lookup for every such user times every inbox row (55 s for a chunk of 1,000).
+    SELECT i.id, i.user_id, u.wechat_openid IS NOT NULL AS has_openid,
+           u.phone IS NOT NULL AND u.phone_verified_at IS NOT NULL AS has_phone
+    FROM inbox i JOIN accounts_users u ON u.id = i.user_id
+),
 outside AS (
     INSERT INTO push_messages (delivery_id, inbox_id, user_id, channel, status, due_at)
     SELECT DISTINCT ON (i.user_id, c.channel) :delivery_id, i.id, i.user_id, c.channel, 'pending', c.due_at
-    FROM inbox i
-    JOIN accounts_users u ON u.id = i.user_id
+    FROM accounts i
     CROSS JOIN (VALUES ('wechat', CAST(:now AS timestamptz)),
                        ('sms', CAST(:sms_due AS timestamptz))) AS c (channel, due_at)
-    WHERE (c.channel = 'wechat' AND CAST(:wechat AS boolean)
-           AND u.wechat_openid IS NOT NULL
+    WHERE (c.channel = 'wechat' AND CAST(:wechat AS boolean) AND i.has_openid
            AND EXISTS (SELECT 1 FROM push_subscription_grants g
                        WHERE g.user_id = i.user_id AND g.template_id = :template_id AND g.remaining > 0))
-       OR (c.channel = 'sms' AND CAST(:sms AS boolean)
-           AND u.phone IS NOT NULL AND u.phone_verified_at IS NOT NULL
+       OR (c.channel = 'sms' AND CAST(:sms AS boolean) AND i.has_phone
            AND NOT EXISTS (SELECT 1 FROM push_preferences p
                            WHERE p.user_id = i.user_id AND p.event = :event AND NOT p.sms))
     ORDER BY i.user_id, c.channel, i.id
@@ -282,8 +396,8 @@ jobs AS (
     GROUP BY w.chunk
     RETURNING id
 )
-SELECT (SELECT count(*) FROM batch) AS taken,
-       (SELECT max(resident_id) FROM batch) AS last,
+SELECT (SELECT count(*) FROM taken) AS chunks,
+       (SELECT coalesce(sum(cardinality(resident_ids)), 0) FROM taken) AS taken,
        (SELECT count(*) FROM inbox) AS inbox,
        (SELECT count(*) FROM unreachable) AS unreachable,
        (SELECT count(*) FROM outside) AS messages,
@@ -297,19 +411,18 @@ def wechat_configured() -> bool:
     return bool(config.get("WECHAT_MINI_APPID") and config.get("WECHAT_MINI_SECRET"))
 
 
-def fan_out_batches(
-    delivery: Delivery, *, now: datetime | None = None, batch_size: int | None = None, max_batches: int | None = None
-) -> bool:
-    """Run up to ``max_batches`` batches of the delivery's audience (one statement each), moving its cursor; once
-    the audience is exhausted, remove it.
+def fan_out_batches(delivery: Delivery, *, chunks: Iterable[int] | None = None, now: datetime | None = None) -> int:
+    """Fan out chunks of the delivery's audience, one statement each: ``chunks``, or every chunk left when None.
 
     :param now: the time the fan-out runs at (SMS quiet hours are judged from it).
-    :return: True when the audience is exhausted.
+    :return: how many of the chunks this call took (a chunk already taken, by an earlier run of its job, is skipped).
     """
     config = current_app.config
-    batch_size = batch_size or int(config.get("PUSH_BATCH_SIZE", 1000))
-    max_batches = max_batches or int(config.get("PUSH_BATCHES_PER_JOB", 20))
     now = now or utcnow()
+    if chunks is None:
+        chunks = db.session.scalars(
+            sa.select(AudienceChunk.chunk).where(AudienceChunk.delivery_id == delivery.id).order_by(AudienceChunk.chunk)
+        ).all()
     wechat = delivery.wechat_data is not None and wechat_configured()
     if delivery.wechat_data is not None and not wechat:
         log.warning("push delivery %s: WeChat is not configured, subscribe messages skipped", delivery.id)
@@ -317,7 +430,6 @@ def fan_out_batches(
     wechat_batch = int(config.get("PUSH_WECHAT_BATCH", channels.DEFAULT_WECHAT_BATCH))
     params = {
         "delivery_id": delivery.id,
-        "batch_size": batch_size,
         "scope": delivery.scope,
         "event": delivery.event,
         "now": now,
@@ -330,44 +442,80 @@ def fan_out_batches(
         "wechat_batch": max(1, wechat_batch),
         "queue": spec.queue,
     }
-    done, totals = False, {"taken": 0, "inbox": 0, "unreachable": 0, "messages": 0, "jobs": 0}
-    cursor = delivery.fan_out_cursor
-    for _ in range(max_batches):
-        row = db.session.execute(_BATCH, {**params, "after": cursor}).one()
+    totals = {"chunks": 0, "taken": 0, "inbox": 0, "unreachable": 0, "messages": 0, "jobs": 0}
+    for chunk in chunks:
+        row = db.session.execute(_BATCH, {**params, "chunk": chunk}).one()
         for name in totals:
             totals[name] += getattr(row, name)
-        cursor = row.last if row.last is not None else cursor
-        if row.taken < batch_size:
-            done = True
-            break
-    if done:
-        db.session.execute(sa.delete(AudienceMember).where(AudienceMember.delivery_id == delivery.id))
-    # Set once, last: an assignment is flushed as an UPDATE before the next statement.
-    delivery.fan_out_cursor = cursor
     if totals["jobs"]:
         # enqueue() notifies for the rows it inserts; these were inserted set-based, so wake the relay once here.
         db.session.execute(sa.select(sa.func.pg_notify(outbox.NOTIFY_CHANNEL, "")))
     log.info(
-        "push delivery %s: %s residents fanned out, %s inbox rows, %s unreachable, %s outside messages in %s jobs",
+        "push delivery %s: %s chunks, %s residents fanned out, %s inbox rows, %s unreachable, %s outside messages"
+        " in %s jobs",
         delivery.id,
+        totals["chunks"],
         totals["taken"],
         totals["inbox"],
         totals["unreachable"],
         totals["messages"],
         totals["jobs"],
     )
-    return done
+    return totals["chunks"]
+
+
+def _finish(delivery_id: int, chunks: int) -> None:
+    """Count the chunks a job took, and mark the delivery fanned out once no chunk is left.
+
+    Every job takes the delivery's row lock here, last: when it holds it, any chunk another job deleted is either
+    committed (gone from this statement's snapshot) or that job has not reached this lock yet, and will find this
+    job's chunk gone when it does. So exactly one job, the last, marks the delivery.
+    """
+    deliveries = Delivery.__table__
+    db.session.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(fan_out_jobs=deliveries.c.fan_out_jobs + chunks)
+    )
+    left = sa.select(AudienceChunk.chunk).where(AudienceChunk.delivery_id == delivery_id).exists()
+    db.session.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.id == delivery_id, deliveries.c.fanned_out_at.is_(None), ~left)
+        .values(fanned_out_at=sa.func.clock_timestamp())
+    )
 
 
 @outbox.job(queue="push", timeout=600)
-def fan_out(delivery_id: int) -> None:
-    """Fan a delivery out, a bounded number of batches per job; the last job marks it fanned out."""
+def snapshot_audience(delivery_id: int, name: str, args: dict[str, Any]) -> None:
+    """Copy an ``Audience`` into the delivery's chunks, enqueue their fan-out jobs and count it; once only (the
+    delivery's row lock, and a delivery with chunks, jobs run or fanned out is left alone)."""
     delivery = db.session.get(Delivery, delivery_id, with_for_update=True, populate_existing=True)
+    if delivery is None or delivery.fanned_out_at is not None or delivery.fan_out_jobs:
+        return
+    if db.session.scalar(sa.select(sa.exists().where(AudienceChunk.delivery_id == delivery_id))):
+        return
+    job = outbox.registered_jobs()[fan_out.job_name]
+    chunking = {"batch_size": _batch_size(), "job": job.name, "queue": job.queue, "delivery_id": delivery_id}
+    audience = db.session.execute(_audience_of_query(_audiences[name](**args)), chunking).scalar_one()
+    if audience:
+        db.session.execute(sa.select(sa.func.pg_notify(outbox.NOTIFY_CHANNEL, "")))
+    log.info("push delivery %s: audience %s copied, %s residents", delivery_id, name, audience)
+
+
+@outbox.job(queue="push", timeout=300)
+def fan_out(delivery_id: int, chunk: int | None = None) -> None:
+    """Fan out one chunk of a delivery's audience; with no chunk, every chunk left (jobs enqueued before the audience
+    was kept in chunks, and callers in-process). Running it again writes nothing twice.
+
+    The delivery's row is locked FOR KEY SHARE first: chunk jobs of one delivery run side by side, while ``retract``
+    (FOR UPDATE, then the chunks) waits for those under way and the rest find the delivery fanned out. Everyone
+    locks the delivery before its chunks, so no two wait on each other.
+    """
+    delivery = db.session.get(
+        Delivery, delivery_id, with_for_update={"read": True, "key_share": True}, populate_existing=True
+    )
     if delivery is None or delivery.fanned_out_at is not None:
         return
-    done = fan_out_batches(delivery)
-    delivery.fan_out_jobs += 1
-    if done:
-        delivery.fanned_out_at = utcnow()
-    else:
-        outbox.enqueue(fan_out, delivery.id, key=f"push:fan_out:{delivery.id}:{delivery.fan_out_jobs}")
+    taken = fan_out_batches(delivery, chunks=None if chunk is None else [chunk])
+    if taken or chunk is None:
+        _finish(delivery_id, taken)

@@ -14,7 +14,7 @@ from app.db import atomic
 from app.extensions import db
 from app.push.errors import InboxItemNotFound
 from app.push.models import (
-    AudienceMember,
+    AudienceChunk,
     Delivery,
     InboxItem,
     Message,
@@ -157,8 +157,9 @@ def retract(source: tuple[str, str | int]) -> int:
     """
     kind, source_id = source[0], str(source[1])
     with atomic():
-        # Lock the deliveries first: a fan-out job holds its delivery FOR UPDATE, so it finishes before this, or
-        # finds the delivery fanned out and stops.
+        # Lock the deliveries first: a fan-out job holds its delivery FOR KEY SHARE (and the audience copy FOR
+        # UPDATE) until it commits, so the jobs under way finish before this (their rows are then seen, and deleted,
+        # below) and the others find the delivery fanned out and stop.
         ids = list(
             db.session.scalars(
                 sa.select(Delivery.id)
@@ -169,7 +170,7 @@ def retract(source: tuple[str, str | int]) -> int:
         )
         if not ids:
             return 0
-        db.session.execute(sa.delete(AudienceMember).where(AudienceMember.delivery_id.in_(ids)))
+        db.session.execute(sa.delete(AudienceChunk).where(AudienceChunk.delivery_id.in_(ids)))
         db.session.execute(
             sa.update(Delivery)
             .where(Delivery.id.in_(ids), Delivery.fanned_out_at.is_(None))

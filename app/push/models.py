@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import created_at, intpk, public_id
@@ -19,7 +20,8 @@ SQL_PUBLIC_ID = sa.text("rtrim(translate(encode(uuid_send(gen_random_uuid()), 'b
 
 
 class Delivery(db.Model):
-    """One ``push.send``: what it says (rendered once), to whom (``push_audience`` until fanned out), from what source.
+    """One ``push.send``: what it says (rendered once), to whom (``push_audience_chunks`` until fanned out), from what
+    source.
 
     Title, body and source live here rather than on each inbox row: a district-wide send writes narrow inbox rows.
     """
@@ -53,22 +55,29 @@ class Delivery(db.Model):
     sms_params: Mapped[dict[str, Any] | None]
     #: Residents in the audience when sent (erased residents and duplicates left out).
     audience_count: Mapped[int] = mapped_column(default=0)
-    #: Fan-out jobs run so far (each handles a bounded number of batches, then enqueues the next).
+    #: Audience chunks fanned out so far (one job each, any number at once).
     fan_out_jobs: Mapped[int] = mapped_column(default=0, server_default="0")
-    #: The last resident id fanned out (batches walk the audience in id order, by keyset).
+    #: Unused since the audience is fanned out by chunks (it was the keyset cursor of one job after another); kept so
+    #: that rows and code written before read the same.
     fan_out_cursor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     created_at: Mapped[created_at]
     fanned_out_at: Mapped[datetime | None]
 
 
-class AudienceMember(db.Model):
-    """A resident a delivery is for, copied from the caller's query when sent; removed once the delivery is fanned
-    out (its inbox and unreachable rows then say who it reached)."""
+class AudienceChunk(db.Model):
+    """Up to ``PUSH_BATCH_SIZE`` residents a delivery is for (ids in ascending order, each in one chunk), copied from
+    the caller's query when sent: one row per chunk, not per resident, so a district-wide send writes a hundred rows.
 
-    __tablename__ = "push_audience"
+    One fan-out job per chunk deletes it in the statement that writes its inbox rows (``fanout._BATCH``): a chunk is
+    fanned out once however often its job runs, and chunks of one delivery run side by side. Once none is left, the
+    inbox and unreachable rows say whom the delivery reached.
+    """
+
+    __tablename__ = "push_audience_chunks"
 
     delivery_id: Mapped[int] = mapped_column(sa.ForeignKey("push_deliveries.id", ondelete="CASCADE"), primary_key=True)
-    resident_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    chunk: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    resident_ids: Mapped[list[int]] = mapped_column(ARRAY(sa.BigInteger))
 
 
 class Via(enum.Enum):
@@ -78,25 +87,36 @@ class Via(enum.Enum):
 
 class InboxItem(db.Model):
     """One message in one account's inbox, for one resident reached (the account's own, or one it holds a
-    delegation from): a daughter acting for two elders reads for each separately."""
+    delegation from): a daughter acting for two elders reads for each separately.
+
+    Written a district at a time, so every index and foreign key is paid 100,000 times per send. Kept: the public id
+    (opening an item), the feed and the unread count per account, and (delivery, resident, account), which makes the
+    fan-out idempotent and serves every per-source question (read receipts, who was reached, by resident).
+    Its columns carry no foreign key (each costs a trigger per row, a third of the write): accounts and residents are
+    never deleted (an account is deactivated, a resident erased in place; account deletion removes the inbox rows
+    itself, ``inbox._erase``), deliveries are never deleted (``retract`` keeps them), and only the fan-out writes
+    rows, from a delivery it holds locked.
+    """
 
     __tablename__ = "push_inbox"
     __table_args__ = (
-        sa.UniqueConstraint("delivery_id", "user_id", "resident_id"),
+        sa.UniqueConstraint("delivery_id", "resident_id", "user_id"),
         sa.Index("ix_push_inbox_user_feed", "user_id", "created_at", "public_id"),
         sa.Index("ix_push_inbox_user_unread", "user_id", postgresql_where=sa.text("read_at IS NULL")),
     )
 
     id: Mapped[intpk]
     public_id: Mapped[str] = mapped_column(sa.String(24), unique=True, server_default=SQL_PUBLIC_ID)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts_users.id", ondelete="CASCADE"))
-    resident_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts_residents.id", ondelete="CASCADE"), index=True)
-    delivery_id: Mapped[int] = mapped_column(sa.ForeignKey("push_deliveries.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(sa.BigInteger)
+    resident_id: Mapped[int] = mapped_column(sa.BigInteger)
+    delivery_id: Mapped[int] = mapped_column(sa.BigInteger)
     via: Mapped[Via]
     created_at: Mapped[created_at]
     read_at: Mapped[datetime | None]
 
-    delivery: Mapped[Delivery] = relationship(lazy="joined", innerjoin=True)
+    delivery: Mapped[Delivery] = relationship(
+        lazy="joined", innerjoin=True, primaryjoin="foreign(InboxItem.delivery_id) == Delivery.id"
+    )
 
 
 class Unreachable(db.Model):

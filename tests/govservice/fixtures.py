@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from app.api import SHANGHAI
 from app.db import atomic, utcnow
 from app.extensions import db as database
-from app.push.models import AudienceMember, Delivery, InboxItem, Unreachable
+from app.push.models import AudienceChunk, Delivery, InboxItem, Unreachable
 from govservice import clock
 from govservice.models import (
     Category,
@@ -109,14 +109,18 @@ def body(item, window, starts_at: datetime, **extra) -> dict:
 
 def notices(event: str | None = None) -> list[SimpleNamespace]:
     """Notices sent through ``app.push`` (oldest first): the delivery and the residents in its audience (read
-    before the fan-out from ``push_audience``, after it from the inbox and the unreachable list)."""
+    before the fan-out from ``push_audience_chunks``, after it from the inbox and the unreachable list)."""
     query = sa.select(Delivery).order_by(Delivery.id)
     if event is not None:
         query = query.where(Delivery.event == event)
     result = []
     for delivery in database.session.scalars(query):
-        residents = set()
-        for model in (AudienceMember, InboxItem, Unreachable):
+        residents = set(
+            database.session.scalars(
+                sa.select(sa.func.unnest(AudienceChunk.resident_ids)).where(AudienceChunk.delivery_id == delivery.id)
+            )
+        )
+        for model in (InboxItem, Unreachable):
             residents |= set(
                 database.session.scalars(sa.select(model.resident_id).where(model.delivery_id == delivery.id))
             )

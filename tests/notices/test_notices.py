@@ -37,7 +37,7 @@ def test_publish_now_reaches_the_audience_and_read_stats_count_residents(people,
 
     # One inbox row per recipient: own accounts for 甲 and 乙, the daughter's for the elder, none for 独居.
     rows = database.session.execute(
-        sa.select(InboxItem.user_id, InboxItem.via).join(Delivery).where(Delivery.source_id == notice["id"])
+        sa.select(InboxItem.user_id, InboxItem.via).join(InboxItem.delivery).where(Delivery.source_id == notice["id"])
     ).all()
     assert sorted((user_id, via.value) for user_id, via in rows) == sorted(
         [(people.own1.id, "self"), (people.own2.id, "self"), (people.daughter.id, "delegate")]

@@ -24,7 +24,7 @@ from app.db import atomic, utcnow
 from app.extensions import db as database
 from app.outbox import OutboxRow, OutboxStatus
 from app.push.fanout import fan_out
-from app.push.models import AudienceMember, Delivery, InboxItem, Unreachable
+from app.push.models import AudienceChunk, Delivery, InboxItem, Unreachable
 from tests.conftest import extra_app
 from tests.push import population
 from tests.push.conftest import delivery_of, fan_out_now
@@ -76,7 +76,6 @@ def test_fan_out_to_an_audience_query_writes_exactly_the_right_rows_in_one_state
     population.populate(N, rooms)
     population.populate(300, [tree.rooms_b["101"].id], prefix="other")  # not in the audience
     monkeypatch.setitem(app.config, "PUSH_BATCH_SIZE", BATCH)
-    monkeypatch.setitem(app.config, "PUSH_BATCHES_PER_JOB", 100)
     audience = community_audience(tree.a.id)
 
     with count_queries() as sending, atomic():
@@ -90,7 +89,7 @@ def test_fan_out_to_an_audience_query_writes_exactly_the_right_rows_in_one_state
         fan_out(delivery.id)
     database.session.refresh(delivery)
     batches = [statement for statement in fanning if "INSERT INTO push_inbox" in statement]
-    assert len(batches) == N // BATCH + 1  # the last one finds the audience empty
+    assert len(batches) == N // BATCH  # one per chunk of the audience
     assert len(fanning) <= math.ceil(N / BATCH) + 5, len(fanning)
 
     assert inbox_pairs(delivery.id) == expected_pairs(audience)
@@ -99,7 +98,7 @@ def test_fan_out_to_an_audience_query_writes_exactly_the_right_rows_in_one_state
     names = dict(database.session.execute(sa.select(Resident.id, Resident.public_id)).all())
     assert {int(names[r].removeprefix("pr")) for r in unreachable} == set(range(1, N + 1)) - population.reachable(N)
     assert delivery.fanned_out_at is not None
-    assert database.session.scalar(sa.select(sa.func.count()).select_from(AudienceMember)) == 0
+    assert database.session.scalar(sa.select(sa.func.count()).select_from(AudienceChunk)) == 0
 
     stats = push.read_stats(("notice", "winter-heating"))
     assert stats == {
@@ -122,8 +121,8 @@ def test_running_a_fan_out_again_writes_nothing_twice(db, tree, person, delegate
     delivery = fan_out_now(receipt)
     with atomic():
         # Replay the whole fan-out, audience and all, as a job delivered twice might.
-        delivery.fanned_out_at, delivery.fan_out_cursor = None, 0
-        database.session.add(AudienceMember(delivery_id=delivery.id, resident_id=resident.id))
+        delivery.fanned_out_at = None
+        database.session.add(AudienceChunk(delivery_id=delivery.id, chunk=0, resident_ids=[resident.id]))
     fan_out_now(receipt)
     assert len(inbox_pairs(delivery.id)) == 2
 
@@ -328,7 +327,6 @@ def test_ten_thousand_recipients_are_fanned_out_in_jobs_after_the_request_return
     tree = build_tree()
     population.populate(N, [household.id for household in tree.rooms_a.values()])
     monkeypatch.setitem(app.config, "PUSH_BATCH_SIZE", BATCH)
-    monkeypatch.setitem(app.config, "PUSH_BATCHES_PER_JOB", 3)
 
     with extra_app(database_url, redis_url, extra_blueprints=(probe,)) as web:
         started = time.monotonic()
@@ -340,16 +338,16 @@ def test_ten_thousand_recipients_are_fanned_out_in_jobs_after_the_request_return
     delivery = committed_db.session.scalar(sa.select(Delivery))
     assert delivery.fanned_out_at is None
     assert committed_db.session.scalar(sa.select(sa.func.count()).select_from(InboxItem)) == 0
-    assert elapsed < 5  # no fan-out inside: the request wrote the delivery, its audience and one outbox row
+    assert elapsed < 5  # no fan-out inside: the request wrote the delivery, its audience chunks and their jobs
     committed_db.session.remove()
 
     run_jobs()
 
     delivery = committed_db.session.scalar(sa.select(Delivery))
     assert delivery.fanned_out_at is not None
-    assert delivery.fan_out_jobs == math.ceil(N / BATCH / 3)
+    assert delivery.fan_out_jobs == math.ceil(N / BATCH)  # one job per chunk
     assert inbox_pairs(delivery.id) == expected_pairs(community_audience(tree.a.id))
     jobs = committed_db.session.scalars(sa.select(OutboxRow).where(OutboxRow.key.like("push:fan_out:%"))).all()
-    assert len(jobs) == math.ceil(N / BATCH / 3)
+    assert len(jobs) == math.ceil(N / BATCH)
     assert {job.status for job in jobs} == {OutboxStatus.done}
     assert {job.queue for job in jobs} == {"push"}

@@ -1,12 +1,12 @@
-"""A message to a list of residents (an order step, a booking …) is recorded with its audience and count in one
-statement, then its fan-out job: no read-back, no UPDATE of the count."""
+"""A message to a list of residents (an order step, a booking …) is recorded with its audience, its count and its
+fan-out job in one statement: no read-back, no UPDATE of the count."""
 
 import sqlalchemy as sa
 
 from app import push
 from app.db import atomic, utcnow
 from app.extensions import db as database
-from app.push.models import AudienceMember
+from app.push.models import AudienceChunk
 from tests.push.conftest import delivery_of, fan_out_now
 from tests.push.test_fanout import NOTICE
 
@@ -20,14 +20,16 @@ def test_a_message_to_listed_residents_is_one_statement_and_its_fan_out_job(db, 
     with count_queries() as statements, atomic():
         receipt = push.send("test.notice", [second.id, first.id, first.id, erased.id], NOTICE, source=("notice", "s"))
     inserts = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "WITH"))]
-    assert len(inserts) == 2  # the delivery with its audience, and the outbox row of the fan-out job
+    assert len(inserts) == 1  # the delivery with its audience and the outbox row of its fan-out job
     assert not [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
     assert receipt.audience == 2
     assert delivery_of(receipt).audience_count == 2
-    members = database.session.scalars(
-        sa.select(AudienceMember.resident_id).where(AudienceMember.delivery_id == delivery_of(receipt).id)
-    )
-    assert sorted(members) == sorted([first.id, second.id])
+    chunks = database.session.execute(
+        sa.select(AudienceChunk.chunk, AudienceChunk.resident_ids).where(
+            AudienceChunk.delivery_id == delivery_of(receipt).id
+        )
+    ).all()
+    assert chunks == [(0, sorted([first.id, second.id]))]
     fan_out_now(receipt)
     assert delivery_of(receipt).fanned_out_at is not None
 
@@ -38,4 +40,4 @@ def test_a_repeated_key_returns_the_first_message_without_a_second_audience(db, 
         first = push.send("test.notice", [resident.id], NOTICE, source=("notice", "r"), key="order:1:step:1")
         again = push.send("test.notice", [resident.id], NOTICE, source=("notice", "r"), key="order:1:step:1")
     assert (first.created, again.created, again.audience) == (True, False, 1)
-    assert database.session.scalar(sa.select(sa.func.count()).select_from(AudienceMember)) == 1
+    assert database.session.scalar(sa.select(sa.func.count()).select_from(AudienceChunk)) == 1
