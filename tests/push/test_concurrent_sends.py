@@ -75,14 +75,11 @@ def test_twenty_messages_go_four_at_a_time_each_once_spending_one_grant(db, pers
     with atomic():
         push.send("test.notice", [r.id for _u, r in holders + others], NOTICE, source=("notice", "batch"))
 
-    started = time.perf_counter()
     run_jobs()
-    seconds = time.perf_counter() - started
 
     sent = sorted(message["touser"] for message in wechat.subscribe_messages)
     assert sent == sorted(f"o_batch_{n}" for n in range(20))  # every holder once, nobody without a grant
-    assert wechat.most_in_flight == 4  # the bound is reached, never passed
-    assert seconds < 20 * 0.1  # one at a time would take 2 s of WeChat's time alone
+    assert wechat.most_in_flight == 4  # four calls in flight at once: the bound is reached, never passed
     assert [_remaining(user) for user, _r in holders] == [2] + [0] * 19
     statuses = database.session.scalars(sa.select(Message.status).where(Message.channel == "wechat")).all()
     assert statuses == [MessageStatus.sent] * 20
