@@ -185,6 +185,11 @@ def enqueue(
     return db.session.execute(_INSERT_AND_NOTIFY, values).scalar()
 
 
+def wake_relay() -> None:
+    """NOTIFY the relay at commit, for outbox rows a statement inserted set-based rather than through ``enqueue``."""
+    db.session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+
+
 def _insert_statements() -> tuple[sa.Executable, sa.Executable]:
     """Built once: a statement object built per call cost more Python (construction, cache key) than its run."""
     inserted = (

@@ -151,6 +151,10 @@ def _resolve_windows(app: Flask, endpoint: str) -> list[_Window] | None:
     view = app.view_functions.get(endpoint)
     name = get_qualified_name(view) if view else ""
     marked = name in limiter._marked_for_limiting or manager.has_hints(endpoint)
+    if marked:
+        # A view with limits of its own: flask-limiter counts them in its decorator, where resolving them here (in
+        # middleware mode) finds none; counting nothing here and skipping the decorator would lose them.
+        return None
     defaults, decorated = manager.resolve_limits(app, endpoint, request.blueprint, name, True, marked)
     limits = list(dict.fromkeys([*defaults, *decorated]))
     if (

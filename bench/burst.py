@@ -15,6 +15,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+#: Seconds to wait for a connection or an answer before counting the call as lost (status 0).
+TIMEOUT = 60.0
 #: One call: (method, path, headers, JSON body or None).
 Call = tuple[str, str, dict[str, str], Any]
 
@@ -33,19 +35,27 @@ async def _send_all(base_url: str, calls: list[Call], connections: int) -> tuple
     queue: asyncio.Queue[int] = asyncio.Queue()
     for number in range(len(calls)):
         queue.put_nowait(number)
-    opened = [await asyncio.open_connection(host, port) for _ in range(min(connections, len(calls)) or 1)]
 
-    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while not queue.empty():
-                number = queue.get_nowait()
-                writer.write(requests[number])
-                answers[number] = await _answer(reader)
-        finally:
-            writer.close()
+    async def worker() -> None:
+        streams = None
+        while not queue.empty():
+            number = queue.get_nowait()
+            try:
+                if streams is None:
+                    streams = await asyncio.wait_for(asyncio.open_connection(host, port), TIMEOUT)
+                streams[1].write(requests[number])
+                answers[number] = await asyncio.wait_for(_answer(streams[0]), TIMEOUT)
+            except (TimeoutError, OSError, EOFError, asyncio.IncompleteReadError, ValueError) as error:
+                # A lost answer counts as status 0 (the report shows it); the next call opens a new connection.
+                answers[number] = (0, repr(error))
+                if streams is not None:
+                    streams[1].close()
+                streams = None
+        if streams is not None:
+            streams[1].close()
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(reader, writer) for reader, writer in opened))
+    started = time.perf_counter()  # connections are opened inside the timed burst, as a browser would
+    await asyncio.gather(*(worker() for _ in range(min(connections, len(calls)) or 1)))
     return time.perf_counter() - started, answers
 
 
@@ -66,8 +76,8 @@ async def _answer(reader: asyncio.StreamReader) -> tuple[int, Any]:
         if ":" in line:
             name, value = line.split(":", 1)
             headers[name.strip().lower()] = value.strip()
-    if "content-length" not in headers:
-        raise RuntimeError(f"an answer without Content-Length: {status_line!r} {headers}")
+    if "content-length" not in headers:  # granian answers Flask with Content-Length; anything else is not ours
+        raise ValueError(f"an answer without Content-Length: {status_line!r}")
     body = await reader.readexactly(int(headers["content-length"]))
     status = int(status_line.split()[1])
     try:

@@ -25,36 +25,36 @@ GAPS: tuple[str, ...] = ()
 #: What was measured and done where a target was missed, and what is left (``python -m bench.profile`` gives the
 #: per-request CPU and statement figures; see README "Benchmarks").
 PROFILE_HINTS = (
-    "Per request in process (`python -m bench.profile`, scale 0.1, repeat callers, CPU ms and statements, before → "
-    "after the performance pass of 2026-12-03): browse 11.2 ms / 7 → 1.9 ms / 0 (cached page); detail 10.5 / 7 → "
-    "1.5 / 0; place order 25.8 / 23 → ~10–15 / 10; a sold-out order (409) 9.1 / 8 → 4.0–4.6 / 3; naive read "
-    "ceiling 2.2–2.6 / 1, naive write 1.7–2.7 / 2. First visits (2,000 callers, each seen once) still read the "
-    "caller's communities (1 statement) and fill pages: browse ~5.5 ms.",
-    "Token check: one token check per request (the limiter's key function and `authenticate_before_parsing` used "
-    "to check it twice), verified tokens and account ids kept in the process, the account row read only when a "
-    "view needs more than its id; revocation still answered within `AUTH_REVOCATION_CACHE_SECONDS`.",
-    "Rate limiter (`app/ratelimit.py`): about a third of a cached browse request; with `RATELIMIT_HEADERS_ENABLED` "
-    "flask-limiter reads the window (two Redis `GET`s) after its `EVALSHA` hit on every request, so each request "
-    "makes 3 Redis round trips for the limit; the ceilings are exempt from it.",
-    "Place order: 10 statements left (buyer + vendor + shared community in one; one conditional UPDATE per product; "
-    "order; lines; first step; the message with its audience in one; two outbox rows, each `INSERT` + `pg_notify`). "
-    "`outbox.enqueue` is the largest part left (two round trips per row); with an `Idempotency-Key` the key row "
-    "adds 4 statements (about 45 % of a sold-out answer in the flash sale).",
-    "Notice fan-out: already set-based (one `INSERT … SELECT` per 1,000 residents). `EXPLAIN (ANALYZE)` of one "
-    "batch: 74 ms for 1,000 inbox rows, of which 39 ms inserting into `push_inbox` (5 indexes) and 27 ms in its "
-    "three foreign-key triggers, which the COPY ceiling (no foreign keys) does not pay; the audience is also "
-    "written twice (snapshot in the publish request, then inbox). Near 25–30 % of COPY is this design's bound.",
-    "Web worker memory: imports, not growth. pypinyin (55 MB) is now imported only when a guide's search key is "
-    "built; left: wechatpy (15 MB, `app/wechat.py`, imported by `app/push`, `app/auth` and `neighbours/routes.py`), "
-    "alipay + wechatpayv3 (21 MB, `payments/gateways`), flask-migrate/alembic (11 MB, `app/extensions.py`).",
-    "Subscribe messages (10,000 recipients, 3,000 with a grant, WeChat faked at 20 ms): one `send_message` job per "
-    "message cost ~18 ms of worker CPU (RQ + outbox claim + ORM) around each call: 38 messages/s with 2 workers. "
-    "The push jobs now send them in batch jobs of 100, set-based around the calls, 10 "
-    "calls in flight per job: 3.2 ms of job CPU per message, 340/s from the send to the last message (498/s between "
-    "the first and last send). Two bench artefacts were fixed on the way: the fake's listen backlog (5: concurrent "
-    "connects waited for SYN retransmits) and stale statistics after the grants were loaded (`ANALYZE`: the fan-out "
-    "of 10,000 took 12 s instead of 1.2 s). An idle `flask relay` used to burn ~45 % of a core waking itself with "
-    "its own NOTIFY for periodic slots already enqueued (fixed in `app/outbox.py`), which every scenario paid for.",
+    "Per request in process (`python -m bench.profile`, scale 0.1, repeat callers, CPU ms and statements; the "
+    "machine was loaded, compare within a run): browse 11.2 ms / 7 statements at the start of 2026-12-03 → 1.9 / 0 "
+    "(cached page) → 0.9–1.3 / 0 with the early answer (one Redis round trip, before flask-limiter, webargs and "
+    "the view), against the naive read's 4.6–6.0 / 1 in the same runs: a repeat caller's page costs a quarter of "
+    "the naive read. Place order 25.8 ms / 23 → 10 → 7 statements; a sold-out order 9.1 / 8 → 1 statement (3 "
+    "with an `Idempotency-Key`) once the product is remembered sold out.",
+    "Why the wrk ratios stay below the in-process ones: the scenarios replay 2,000 residents, each with its own "
+    "token, over about 3,000 requests and 2 server processes, so most requests are a caller's first visit to that "
+    "process: the token's signature is checked, the account read (1 `SELECT`), the caller's communities read "
+    "(1 `SELECT`), and, for orders and the flash sale, the `Idempotency-Key` claimed (2 statements) and the "
+    "limiter's 3 Redis round trips paid. Next: keep the verified account and the caller's communities in Redis "
+    "(read in the early answer's round trip), so a first visit costs no SQL.",
+    "Place order: 7 statements (buyer + vendor + shared community in one; one conditional UPDATE per product; "
+    "order; lines; first step; the message with its audience, push job and NOTIFY in one; the expiry row, not "
+    "notified). Each order also makes one push job that a worker runs on the same two cores during the scenario "
+    "(RQ and the outbox claim cost more CPU than the job's own statement); the naive write makes none.",
+    "Flash sale: 900 of the 1,000 buyers find the product sold out; after the first, each is refused from the "
+    "sold-out mark in Redis (no stock row touched, no queueing on its lock), but each is still a first visit "
+    "(token, account, key claim, limiter). The rushes are sent by `bench/burst.py` (asyncio, tens of µs of client "
+    "CPU per request; the `requests` client used ~1 ms per request on the same cores).",
+    "Notice fan-out: the audience is copied in a job as chunks of 1,000 ids, each fanned out by its own job on "
+    "every push worker; `push_inbox` lost its three foreign-key triggers (a third of the write) and one index. "
+    "`EXPLAIN (ANALYZE)` of one chunk: ~64 ms median for 1,000 rows (was ~160 ms). Left: the audience copy runs "
+    "alone for ~3 s of a 100,000-resident fan-out, and each chunk job carries ~60 ms of job overhead.",
+    "Web worker memory: imports. pypinyin, wechatpy, alipay, wechatpayv3, requests and Flask-Migrate/Alembic now "
+    "load on first use (a fresh worker 159 → 140 MB); the payment-notification scenario loads wechatpayv3 and "
+    "requests into every web worker (~7 MB), and warm-up adds ~8 MB of connections and caches.",
+    "Subscribe messages: the chunk jobs queue each chunk's WeChat batches as soon as the chunk commits (the first "
+    "message leaves ~0.5 s after the send; the whole fan-out used to come first), and the query that creates "
+    "the messages starts from the chunk's accounts (it checked every grant against every inbox row).",
 )
 
 

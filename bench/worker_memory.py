@@ -2,8 +2,8 @@
 
 The worker is the production one (``app.outbox.make_worker``: app context per job, session released after each);
 the jobs are plain RQ no-ops, so what grows is the worker's machinery, not a job's data. The process enqueues
-``--jobs`` in batches of 1,000 (one Redis pipeline each), drains each batch with ``work(burst=True)`` and prints
-one JSON line: the RSS after the first batch and after each later tenth of the run.
+``--jobs`` (rounded up to whole batches) in batches of 1,000 (one Redis pipeline each), drains each batch with
+``work(burst=True)`` and prints one JSON line: the RSS after the first batch and after each later tenth of the run.
 
     python -m bench.worker_memory --database-url … --redis-url redis://127.0.0.1:6379/15 --jobs 100000
 """
@@ -56,8 +56,9 @@ def main() -> None:
         }
     )
     connection = redis.Redis.from_url(args.redis_url)
-    queue = Queue("default", connection=connection)
-    worker = outbox.make_worker(app, connection=connection)
+    # A queue of its own: the worker must not pick up leftover jobs of the run's other steps.
+    queue = Queue("bench-worker-memory", connection=connection)
+    worker = outbox.make_worker(app, ("bench-worker-memory",), connection=connection)
     every = max(1, args.jobs // BATCH // 10)
     done, samples, started = 0, [], time.perf_counter()
     while done < args.jobs:

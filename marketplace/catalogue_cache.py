@@ -29,7 +29,7 @@ import functools
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -108,12 +108,14 @@ def browsing_scope(user) -> frozenset[int]:
     return frozenset(db.session.execute(_scope_query(), {"user_id": user.id}).scalars())
 
 
-def cached_json(user, build: Callable[[frozenset[int]], Any]) -> Response:
+def cached_json(user, build: Callable[[frozenset[int]], Any], args: Mapping[str, Any]) -> Response:
     """The JSON response to the current request as ``user`` sees it: from the cache, else ``build(communities)``
     (returning what to serialise) dumped once and kept. An error ``build`` raises is not cached.
 
-    Call it only once the request's arguments are validated: the page is kept under the raw path and query string,
-    and :func:`early_answer` serves it again without validating them."""
+    Call it only once the request's arguments are validated (``args``, as the view parsed them): the page is kept
+    under the raw path and query string, and :func:`early_answer` serves it again without validating them. A query
+    naming a parameter the view does not take (which webargs ignores) is answered but not kept, so junk parameters
+    cannot fill the cache and push everyone's pages out."""
     version = request.environ.get(_VERSION_READ) or current_version()
     if version is None:
         return _response(build(browsing_scope(user)))
@@ -127,7 +129,8 @@ def cached_json(user, build: Callable[[frozenset[int]], Any]) -> Response:
     body = pages.get(key)
     if body is None:
         body = _encode(build(communities))
-        pages.put(key, body, _seconds())
+        if request.args.keys() <= args.keys():
+            pages.put(key, body, _seconds())
     return Response(body, status=200, mimetype="application/json")
 
 

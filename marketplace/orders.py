@@ -281,10 +281,11 @@ def place_order(user, data: dict[str, Any]) -> Order:
     """Place an order for oneself, or for the resident named by ``for_resident_id`` (needs a ``marketplace``
     delegation); stock is reserved now and released if the order is not paid within ``MARKETPLACE_UNPAID_MINUTES``.
 
-    Eight statements for a one-line order: the buyer, vendor and shared community (one), one conditional
-    ``UPDATE`` per product, the order, its lines (one ``INSERT`` for all), its first step, the resident's message,
-    its push job and the expiry job. A product remembered sold out is refused before any of that (see above). The
-    returned order carries ``steps`` and ``adjustments`` as ``order_detail`` sets them.
+    Seven statements for a one-line order: the buyer, vendor and shared community (one), one conditional
+    ``UPDATE`` per product, the order, its lines (one ``INSERT`` for all), its first step, the resident's message
+    (with its audience, push job and the relay's NOTIFY) and the expiry job. A product remembered sold out is refused
+    after the first, without touching stock (see above). The returned order carries ``steps`` and ``adjustments``
+    as ``order_detail`` sets them.
 
     :raises StockInsufficient: a product has fewer units left than asked (nothing is reserved then).
     """

@@ -147,9 +147,3 @@ def with_ratings(products: list) -> list:
         product.rating = by_product[product.id]
         product.vendor_rating = by_vendor[product.vendor_id]
     return products
-
-
-def with_vendor_rating(vendor):
-    """Set ``rating`` on a vendor about to be shown (one query)."""
-    vendor.rating = vendor_ratings([vendor.id])[vendor.id]
-    return vendor

@@ -165,7 +165,7 @@ class Products(MethodView):
 
         Cursor pages; the number of SQL statements does not grow with the page size.
         """
-        return catalogue_cache.cached_json(current_user(), lambda scope: catalogue.browse_page(scope, **args))
+        return catalogue_cache.cached_json(current_user(), lambda scope: catalogue.browse_page(scope, **args), args)
 
 
 @blp.route("/products/<product_id>")
@@ -174,7 +174,7 @@ class ProductById(MethodView):
     @scoped(also="residents of a community the vendor serves")
     def get(self, product_id):
         """A product"""
-        return catalogue_cache.cached_json(current_user(), lambda scope: catalogue.product_page(scope, product_id))
+        return catalogue_cache.cached_json(current_user(), lambda scope: catalogue.product_page(scope, product_id), {})
 
 
 # A repeat browse answers from the catalogue cache before the limiter's hook, webargs and these views.

@@ -168,11 +168,14 @@ def send(
             ).one_or_none()
         if created is None:
             earlier = db.session.execute(
-                sa.select(Delivery.public_id, Delivery.audience_count, Delivery.wechat_refused).where(
-                    Delivery.key == key
-                )
+                sa.select(
+                    Delivery.public_id, Delivery.audience_count, Delivery.fanned_out_at, Delivery.wechat_refused
+                ).where(Delivery.key == key)
             ).one()
-            return SendReceipt(earlier.public_id, earlier.audience_count, False, earlier.wechat_refused)
+            # An audience copied in a job that has not run yet is not known (None), as on the first call.
+            copied = earlier.audience_count or earlier.fanned_out_at is not None
+            audience = earlier.audience_count if copied else None
+            return SendReceipt(earlier.public_id, audience, False, earlier.wechat_refused)
         if later is not None:
             delivery_id, public_id = created
             outbox.enqueue(
@@ -188,16 +191,13 @@ def send(
             )
             return SendReceipt(public_id, None, True, rendered.wechat_refused)
         if ids is not None:
-            delivery_id, public_id, audience = created
+            delivery_id, public_id, audience, _woken = created
         else:
             delivery_id, public_id = created
             # An audience query is counted as it is copied, never run twice.
             audience = db.session.execute(
                 _audience_of_query(recipients), {**chunking, "delivery_id": delivery_id}
             ).scalar_one()
-        if audience:
-            # The outbox rows were inserted set-based, so wake the relay here (delivered at commit).
-            db.session.execute(sa.select(sa.func.pg_notify(outbox.NOTIFY_CHANNEL, "")))
         log.info(
             "push %s from %s:%s to %s residents (delivery %s)", event, source_kind, source_id, audience, delivery_id
         )
@@ -288,7 +288,9 @@ def _delivery_with_audience() -> sa.Select:
         .cte("ranked")
     )
     chunks, jobs = _chunks_and_jobs(ranked)
-    return sa.select(delivery.c.id, delivery.c.public_id, delivery.c.audience_count).add_cte(chunks, jobs)
+    # The outbox rows were inserted set-based: wake the relay (at commit) in the same statement.
+    wake = sa.case((delivery.c.audience_count > 0, sa.func.pg_notify(outbox.NOTIFY_CHANNEL, "")))
+    return sa.select(delivery.c.id, delivery.c.public_id, delivery.c.audience_count, wake).add_cte(chunks, jobs)
 
 
 def _audience_of_query(recipients: sa.SelectBase) -> sa.Select:
@@ -312,7 +314,8 @@ def _audience_of_query(recipients: sa.SelectBase) -> sa.Select:
         .returning(deliveries.c.audience_count)
         .cte("counted")
     )
-    return sa.select(counted.c.audience_count).add_cte(jobs)
+    wake = sa.case((counted.c.audience_count > 0, sa.func.pg_notify(outbox.NOTIFY_CHANNEL, "")))
+    return sa.select(counted.c.audience_count, wake).add_cte(jobs)
 
 
 # --- fan-out (jobs) ------------------------------------------------------------------------------------------------
@@ -448,8 +451,7 @@ def fan_out_batches(delivery: Delivery, *, chunks: Iterable[int] | None = None, 
         for name in totals:
             totals[name] += getattr(row, name)
     if totals["jobs"]:
-        # enqueue() notifies for the rows it inserts; these were inserted set-based, so wake the relay once here.
-        db.session.execute(sa.select(sa.func.pg_notify(outbox.NOTIFY_CHANNEL, "")))
+        outbox.wake_relay()  # these rows were inserted set-based, not by enqueue()
     log.info(
         "push delivery %s: %s chunks, %s residents fanned out, %s inbox rows, %s unreachable, %s outside messages"
         " in %s jobs",
@@ -497,8 +499,6 @@ def snapshot_audience(delivery_id: int, name: str, args: dict[str, Any]) -> None
     job = outbox.registered_jobs()[fan_out.job_name]
     chunking = {"batch_size": _batch_size(), "job": job.name, "queue": job.queue, "delivery_id": delivery_id}
     audience = db.session.execute(_audience_of_query(_audiences[name](**args)), chunking).scalar_one()
-    if audience:
-        db.session.execute(sa.select(sa.func.pg_notify(outbox.NOTIFY_CHANNEL, "")))
     log.info("push delivery %s: audience %s copied, %s residents", delivery_id, name, audience)
 
 

@@ -53,6 +53,17 @@ def upgrade():
 
 
 def downgrade():
+    # A notice published since the upgrade copies its audience in a job the old code does not have: downgrading
+    # before that job ran would leave its delivery with no audience, sent to nobody and never finished.
+    waiting = op.get_bind().execute(sa.text(
+        "SELECT count(*) FROM core_outbox WHERE job = 'app.push.fanout.snapshot_audience'"
+        " AND status IN ('pending', 'enqueued')"
+    )).scalar()
+    if waiting:
+        raise RuntimeError(
+            f"{waiting} notice audience(s) still to be copied (outbox job app.push.fanout.snapshot_audience): "
+            "let the push workers run them, then downgrade"
+        )
     # Rows whose account, resident or delivery is gone (the app deletes none) would break the foreign keys: they go.
     op.execute("""
         DELETE FROM push_inbox i
@@ -84,9 +95,11 @@ def downgrade():
         UPDATE push_deliveries d SET fan_out_cursor = 0
          WHERE d.fanned_out_at IS NULL AND EXISTS (SELECT 1 FROM push_audience_chunks c WHERE c.delivery_id = d.id)
     """)
-    # Chunk jobs not run yet name (delivery, chunk); the old job takes the delivery alone and walks all of it.
+    # Chunk jobs not run yet (or dead, which an admin may retry) name (delivery, chunk); the old job takes the
+    # delivery alone and walks all of it.
     op.execute("""
         UPDATE core_outbox SET args = jsonb_build_array(args -> 0)
-         WHERE job = 'app.push.fanout.fan_out' AND status IN ('pending', 'enqueued') AND jsonb_array_length(args) > 1
+         WHERE job = 'app.push.fanout.fan_out' AND status IN ('pending', 'enqueued', 'dead')
+           AND jsonb_array_length(args) > 1
     """)
     op.drop_table('push_audience_chunks')

@@ -146,6 +146,23 @@ def test_queries_the_view_refuses_are_still_refused_after_pages_were_kept(market
     assert client.get(f"{M}/products?limit=20", headers={"Authorization": "Bearer nonsense"}).status_code == 401
 
 
+def test_a_query_with_unknown_parameters_is_answered_but_not_kept(market, auth_header, client, count_queries, redis):
+    """webargs ignores parameters the view does not take; keeping a page per junk query string would let one
+    caller push everyone's pages out of the cache."""
+    headers = auth_header(market.user)
+    assert client.get(f"{M}/products?limit=20", headers=headers).status_code == 200  # kept
+    for junk in range(3):
+        answered = client.get(f"{M}/products?limit=20&x={junk}", headers=headers)
+        assert prices(answered) == {"小白菜": 300, "五花肉": 1800}
+        with count_queries() as statements:
+            again = client.get(f"{M}/products?limit=20&x={junk}", headers=headers)
+        assert statements  # the view ran again: nothing was kept for it
+        assert again.get_data() == answered.get_data()
+    with count_queries() as statements:
+        assert client.get(f"{M}/products?limit=20", headers=headers).status_code == 200
+    assert statements == []  # the valid page is still kept
+
+
 def test_a_revoked_session_is_refused_a_kept_page(app, database_url, redis_url, market, client, auth_header, redis):
     """In the process that revoked it at once; in another one as soon as its revocation cache lets go (emptied here
     instead of waiting ``AUTH_REVOCATION_CACHE_SECONDS``): the early answer asks Redis in its one round trip."""
