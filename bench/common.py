@@ -36,19 +36,23 @@ def fresh_app(server_url: str, redis_url: str, database: str, *, extra_blueprint
         connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
     admin.dispose()
     app = create_app(
-        {
-            "DATABASE_URL": base.set(database=database).render_as_string(hide_password=False),
-            "REDIS_URL": redis_url,
-            "EMBEDDED": False,
-            "DEMO_MODE": False,
-            "INSTANCE_PATH": str(INSTANCE),
-            "SECRET_KEY": SECRET_KEY,
-            "FIELD_ENCRYPTION_KEYS": "b1:" + "A" * 43 + "=",
-            "LOOKUP_HASH_KEY": "A" * 43 + "=",
-            **config,
-        },
+        {**settings(base.set(database=database).render_as_string(hide_password=False), redis_url), **config},
         extra_blueprints=extra_blueprints,
     )
     with app.app_context():
         upgrade(revision="heads")
     return app
+
+
+def settings(database_url: str, redis_url: str) -> dict:
+    """Production settings on the given servers, with the bench's keys (the runner signs tokens the servers check)."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "EMBEDDED": False,
+        "DEMO_MODE": False,
+        "INSTANCE_PATH": str(INSTANCE),
+        "SECRET_KEY": SECRET_KEY,
+        "FIELD_ENCRYPTION_KEYS": "b1:" + "A" * 43 + "=",
+        "LOOKUP_HASH_KEY": "A" * 43 + "=",
+    }

@@ -41,20 +41,9 @@ def main() -> None:
     from rq import Queue
 
     from app import create_app, outbox
-    from bench.common import INSTANCE, SECRET_KEY
+    from bench.common import settings
 
-    app = create_app(
-        {
-            "DATABASE_URL": args.database_url,
-            "REDIS_URL": args.redis_url,
-            "EMBEDDED": False,
-            "DEMO_MODE": False,
-            "INSTANCE_PATH": str(INSTANCE),
-            "SECRET_KEY": SECRET_KEY,
-            "FIELD_ENCRYPTION_KEYS": "b1:" + "A" * 43 + "=",
-            "LOOKUP_HASH_KEY": "A" * 43 + "=",
-        }
-    )
+    app = create_app(settings(args.database_url, args.redis_url))
     connection = redis.Redis.from_url(args.redis_url)
     # A queue of its own: the worker must not pick up leftover jobs of the run's other steps.
     queue = Queue("bench-worker-memory", connection=connection)
