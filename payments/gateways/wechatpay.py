@@ -428,15 +428,19 @@ class WeChatPayGateway:
             sub_mchid=sub_mchid,
         )
 
-    def query_refund(self, *, out_refund_no: str, sub_mchid: str) -> dict[str, Any] | None:
+    def _found_or_none(self, name: str, call: Any, **params: Any) -> dict[str, Any] | None:
+        """A query's answer, or None when WeChat Pay never received what it names."""
         try:
-            return self._call(
-                "query_refund", self.client().query_refund, out_refund_no=out_refund_no, sub_mchid=sub_mchid
-            )
+            return self._call(name, call, **params)
         except GatewayError as error:
             if error.code in ("RESOURCE_NOT_EXISTS", "ORDER_NOT_EXIST"):
                 return None
             raise
+
+    def query_refund(self, *, out_refund_no: str, sub_mchid: str) -> dict[str, Any] | None:
+        return self._found_or_none(
+            "query_refund", self.client().query_refund, out_refund_no=out_refund_no, sub_mchid=sub_mchid
+        )
 
     def profit_share(
         self, *, transaction_id: str, out_order_no: str, sub_mchid: str, amount_fen: int, description: str
@@ -467,18 +471,13 @@ class WeChatPayGateway:
         """``GET /v3/profitsharing/orders/{out_order_no}`` (partner mode): the share or unfreeze as WeChat Pay recorded
         it (``state`` PROCESSING or FINISHED, ``receivers`` with each ``amount`` and ``result``); None when it never
         arrived there."""
-        try:
-            return self._call(
-                "query_profit_share",
-                self.client().profitsharing_order_query,
-                transaction_id=transaction_id,
-                out_order_no=out_order_no,
-                sub_mchid=sub_mchid,
-            )
-        except GatewayError as error:
-            if error.code in ("RESOURCE_NOT_EXISTS", "ORDER_NOT_EXIST"):
-                return None
-            raise
+        return self._found_or_none(
+            "query_profit_share",
+            self.client().profitsharing_order_query,
+            transaction_id=transaction_id,
+            out_order_no=out_order_no,
+            sub_mchid=sub_mchid,
+        )
 
     def unfreeze(self, *, transaction_id: str, out_order_no: str, sub_mchid: str, description: str) -> dict:
         """Release an order's frozen money to the payee without sharing (commission of 0 fen, full refunds)."""
@@ -510,18 +509,13 @@ class WeChatPayGateway:
 
     def query_profit_share_return(self, *, out_order_no: str, out_return_no: str, sub_mchid: str) -> dict | None:
         """The return as WeChat Pay recorded it; None when it never arrived there."""
-        try:
-            return self._call(
-                "query_profit_share_return",
-                self.client().profitsharing_return_query,
-                out_order_no=out_order_no,
-                out_return_no=out_return_no,
-                sub_mchid=sub_mchid,
-            )
-        except GatewayError as error:
-            if error.code in ("RESOURCE_NOT_EXISTS", "ORDER_NOT_EXIST"):
-                return None
-            raise
+        return self._found_or_none(
+            "query_profit_share_return",
+            self.client().profitsharing_return_query,
+            out_order_no=out_order_no,
+            out_return_no=out_return_no,
+            sub_mchid=sub_mchid,
+        )
 
     # --- statements --------------------------------------------------------------------------------------
 
