@@ -116,6 +116,8 @@ class Config:
     RATELIMIT_DEFAULT: str = "600 per minute"
     #: Push fan-out: residents per batch (one statement each) and batches per job.
     PUSH_BATCH_SIZE: int = 1000
+    #: A send to at most this many residents (by id) is fanned out in the sender's own statement, with no job.
+    PUSH_INLINE_AUDIENCE: int = 20
     #: WeChat subscribe messages per send job, and how many of its calls are in flight at once.
     PUSH_WECHAT_BATCH: int = 100
     PUSH_SEND_CONCURRENCY: int = 10
@@ -230,6 +232,7 @@ class Config:
             AUTH_REVOCATION_CACHE_SECONDS=env_int(env, "AUTH_REVOCATION_CACHE_SECONDS", 2, minimum=0),
             RATELIMIT_DEFAULT=env_limit(env, "RATELIMIT_DEFAULT", "600 per minute"),
             PUSH_BATCH_SIZE=env_int(env, "PUSH_BATCH_SIZE", 1000, minimum=1),
+            PUSH_INLINE_AUDIENCE=env_int(env, "PUSH_INLINE_AUDIENCE", 20, minimum=0),
             PUSH_WECHAT_BATCH=env_int(env, "PUSH_WECHAT_BATCH", 100, minimum=1),
             PUSH_SEND_CONCURRENCY=env_int(env, "PUSH_SEND_CONCURRENCY", 10, minimum=1),
             PUSH_SMS_PER_PHONE_HOUR=env_int(env, "PUSH_SMS_PER_PHONE_HOUR", 5, minimum=0),

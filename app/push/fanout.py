@@ -153,9 +153,22 @@ def send(
     job = outbox.registered_jobs()[fan_out.job_name]
     chunking = {"batch_size": _batch_size(), "job": job.name, "queue": job.queue}
     with atomic():
-        if ids is not None:
-            # A list of ids (a message about one order, a booking …): the delivery, its count, its audience in chunks
-            # and their jobs in one statement built once.
+        if ids is not None and len(ids) <= current_app.config.get("PUSH_INLINE_AUDIENCE", 20):
+            # A few ids (a message about one order, a booking …): delivered in this statement, no job.
+            outside = _outside_params(
+                scope=values["scope"],
+                event=values["event"],
+                urgent=values["urgent"],
+                wechat_data=values["wechat_data"],
+                template_id=values["wechat_template_id"],
+                sms=values["sms_template"] is not None,
+                now=utcnow(),
+            )
+            created = db.session.execute(
+                _delivery_fanned_out(), {**values, **outside, "public_id": new_public_id(), "ids": ids}
+            ).one_or_none()
+        elif ids is not None:
+            # A list of ids: the delivery, its count, its audience in chunks and their jobs in one statement built once.
             created = db.session.execute(
                 _delivery_with_audience(), {**values, **chunking, "public_id": new_public_id(), "ids": ids}
             ).one_or_none()
@@ -252,6 +265,18 @@ def _chunk_number(residents: sa.Table) -> sa.ColumnElement[int]:
     return number.op("/", return_type=sa.Integer)(sa.bindparam("batch_size", type_=sa.Integer))
 
 
+#: The columns of a delivery that ``send`` gives (the rest are counts and times the statements set).
+_DELIVERY_COLUMNS = ("public_id", "event", "source_kind", "source_id", "key", "scope", "urgent", "title", "body")
+_DELIVERY_COLUMNS += (
+    "wechat_template_id",
+    "wechat_data",
+    "wechat_page",
+    "wechat_refused",
+    "sms_template",
+    "sms_params",
+)
+
+
 @functools.cache
 def _delivery_with_audience() -> sa.Select:
     """One statement, built once: the delivery (``INSERT … ON CONFLICT (key) DO NOTHING``) with its audience count
@@ -263,8 +288,7 @@ def _delivery_with_audience() -> sa.Select:
         residents.c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.BigInteger))), residents.c.erased_at.is_(None)
     )
     count = sa.select(sa.func.count()).select_from(residents).where(living).scalar_subquery()
-    names = ("public_id", "event", "source_kind", "source_id", "key", "scope", "urgent", "title", "body")
-    names += ("wechat_template_id", "wechat_data", "wechat_page", "wechat_refused", "sms_template", "sms_params")
+    names = _DELIVERY_COLUMNS
     delivery = (
         pg_insert(deliveries)
         .values(
@@ -323,13 +347,8 @@ def _audience_of_query(recipients: sa.SelectBase) -> sa.Select:
 #: One chunk, one statement: take (delete) the chunk, resolve its residents to accounts, write inbox and unreachable
 #: rows, the outside messages and their outbox rows. Data-modifying CTEs all see the same snapshot; ``taken`` feeds
 #: ``live`` and ``inbox`` feeds ``outside`` through RETURNING.
-_BATCH = sa.text(
-    """
-WITH taken AS (
-    DELETE FROM push_audience_chunks
-    WHERE delivery_id = :delivery_id AND chunk = :chunk
-    RETURNING resident_ids
-),
+_FAN_OUT = """
+WITH {head},
 live AS (
     SELECT r.id AS resident_id, r.user_id
     FROM taken t
@@ -352,13 +371,13 @@ reach AS (
 ),
 inbox AS (
     INSERT INTO push_inbox (user_id, resident_id, delivery_id, via)
-    SELECT user_id, resident_id, :delivery_id, via FROM reach
+    SELECT user_id, resident_id, {delivery}, via FROM reach
     ON CONFLICT (delivery_id, resident_id, user_id) DO NOTHING
     RETURNING id, user_id
 ),
 unreachable AS (
     INSERT INTO push_unreachable (delivery_id, resident_id)
-    SELECT :delivery_id, l.resident_id FROM live l
+    SELECT {delivery}, l.resident_id FROM live l
     WHERE NOT EXISTS (SELECT 1 FROM reach WHERE reach.resident_id = l.resident_id)
     ON CONFLICT (delivery_id, resident_id) DO NOTHING
     RETURNING resident_id
@@ -373,7 +392,7 @@ accounts AS MATERIALIZED (
 ),
 outside AS (
     INSERT INTO push_messages (delivery_id, inbox_id, user_id, channel, status, due_at)
-    SELECT DISTINCT ON (i.user_id, c.channel) :delivery_id, i.id, i.user_id, c.channel, 'pending', c.due_at
+    SELECT DISTINCT ON (i.user_id, c.channel) {delivery}, i.id, i.user_id, c.channel, 'pending', c.due_at
     FROM accounts i
     CROSS JOIN (VALUES ('wechat', CAST(:now AS timestamptz)),
                        ('sms', CAST(:sms_due AS timestamptz))) AS c (channel, due_at)
@@ -399,14 +418,74 @@ jobs AS (
     GROUP BY w.chunk
     RETURNING id
 )
-SELECT (SELECT count(*) FROM taken) AS chunks,
+{answer}
+"""
+_BATCH = sa.text(
+    _FAN_OUT.format(
+        head="""taken AS (
+    DELETE FROM push_audience_chunks
+    WHERE delivery_id = :delivery_id AND chunk = :chunk
+    RETURNING resident_ids
+)""",
+        delivery=":delivery_id",
+        answer="""SELECT (SELECT count(*) FROM taken) AS chunks,
        (SELECT coalesce(sum(cardinality(resident_ids)), 0) FROM taken) AS taken,
        (SELECT count(*) FROM inbox) AS inbox,
        (SELECT count(*) FROM unreachable) AS unreachable,
        (SELECT count(*) FROM outside) AS messages,
-       (SELECT count(*) FROM jobs) AS jobs
-"""
+       (SELECT count(*) FROM jobs) AS jobs""",
+    )
 )
+
+
+@functools.cache
+def _delivery_fanned_out() -> sa.TextClause:
+    """A small audience (a list of ids, at most ``PUSH_INLINE_AUDIENCE``) fanned out in the caller's statement: the
+    delivery (``ON CONFLICT (key) DO NOTHING``), marked fanned out, and what one chunk's job writes (``_FAN_OUT``:
+    inbox, unreachable and outside messages with their outbox rows, the relay woken when there are any). A message
+    about one order or booking then costs the request one statement and no job (a job cost the workers more CPU than
+    the order itself). Answers (id, public id, audience count), or no row when the key named an earlier delivery."""
+    deliveries = Delivery.__table__
+    names = ", ".join(_DELIVERY_COLUMNS)
+    values = ", ".join(f":{name}" for name in _DELIVERY_COLUMNS)
+    # Built from the constants above, never from input.
+    head = f"""delivery AS (
+    INSERT INTO push_deliveries ({names}, audience_count, fan_out_jobs, fan_out_cursor, fanned_out_at)
+    VALUES ({values},
+            (SELECT count(*) FROM accounts_residents WHERE id = ANY (:ids) AND erased_at IS NULL), 0, 0, now())
+    ON CONFLICT (key) DO NOTHING
+    RETURNING id, public_id, audience_count
+),
+taken AS (SELECT CAST(:ids AS bigint[]) AS resident_ids FROM delivery)"""  # noqa: S608
+    answer = f"""SELECT d.id, d.public_id, d.audience_count,
+       CASE WHEN EXISTS (SELECT 1 FROM jobs) THEN pg_notify('{outbox.NOTIFY_CHANNEL}', '') END AS woken
+FROM delivery d"""  # noqa: S608
+    typed = [sa.bindparam(name, type_=deliveries.c[name].type) for name in _DELIVERY_COLUMNS]
+    typed.append(sa.bindparam("ids", type_=ARRAY(sa.BigInteger)))
+    statement = _FAN_OUT.format(head=head, delivery="(SELECT id FROM delivery)", answer=answer)
+    return sa.text(statement).bindparams(*typed)
+
+
+def _outside_params(
+    *, scope: str, event: str, urgent: bool, wechat_data: Any, template_id: str | None, sms: bool, now: datetime
+) -> dict[str, Any]:
+    """The parameters of ``_FAN_OUT`` that say which outside messages to write and how to queue them."""
+    config = current_app.config
+    wechat = wechat_data is not None and wechat_configured()
+    spec = outbox.registered_jobs()[channels.send_message.job_name]
+    return {
+        "scope": scope,
+        "event": event,
+        "now": now,
+        "sms_due": channels.sms_due_at(now, urgent=urgent),
+        "wechat": wechat,
+        "template_id": template_id,
+        "sms": sms,
+        "job": spec.name,
+        "wechat_job": channels.send_wechat_batch.job_name,
+        "wechat_batch": max(1, int(config.get("PUSH_WECHAT_BATCH", channels.DEFAULT_WECHAT_BATCH))),
+        "queue": spec.queue,
+    }
 
 
 def wechat_configured() -> bool:
@@ -420,31 +499,22 @@ def fan_out_batches(delivery: Delivery, *, chunks: Iterable[int] | None = None, 
     :param now: the time the fan-out runs at (SMS quiet hours are judged from it).
     :return: how many of the chunks this call took (a chunk already taken, by an earlier run of its job, is skipped).
     """
-    config = current_app.config
-    now = now or utcnow()
     if chunks is None:
         chunks = db.session.scalars(
             sa.select(AudienceChunk.chunk).where(AudienceChunk.delivery_id == delivery.id).order_by(AudienceChunk.chunk)
         ).all()
-    wechat = delivery.wechat_data is not None and wechat_configured()
-    if delivery.wechat_data is not None and not wechat:
+    params = _outside_params(
+        scope=delivery.scope,
+        event=delivery.event,
+        urgent=delivery.urgent,
+        wechat_data=delivery.wechat_data,
+        template_id=delivery.wechat_template_id,
+        sms=delivery.sms_template is not None,
+        now=now or utcnow(),
+    )
+    if delivery.wechat_data is not None and not params["wechat"]:
         log.warning("push delivery %s: WeChat is not configured, subscribe messages skipped", delivery.id)
-    spec = outbox.registered_jobs()[channels.send_message.job_name]
-    wechat_batch = int(config.get("PUSH_WECHAT_BATCH", channels.DEFAULT_WECHAT_BATCH))
-    params = {
-        "delivery_id": delivery.id,
-        "scope": delivery.scope,
-        "event": delivery.event,
-        "now": now,
-        "sms_due": channels.sms_due_at(now, urgent=delivery.urgent),
-        "wechat": wechat,
-        "template_id": delivery.wechat_template_id,
-        "sms": delivery.sms_template is not None,
-        "job": spec.name,
-        "wechat_job": channels.send_wechat_batch.job_name,
-        "wechat_batch": max(1, wechat_batch),
-        "queue": spec.queue,
-    }
+    params["delivery_id"] = delivery.id
     totals = {"chunks": 0, "taken": 0, "inbox": 0, "unreachable": 0, "messages": 0, "jobs": 0}
     for chunk in chunks:
         row = db.session.execute(_BATCH, {**params, "chunk": chunk}).one()

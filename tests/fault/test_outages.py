@@ -17,6 +17,7 @@ from app.auth import issue_access_token
 from app.db import atomic, utcnow
 from app.extensions import db as database
 from app.outbox import OutboxRow, OutboxStatus
+from app.push.models import InboxItem
 from marketplace import orders
 from marketplace.models import Order, OrderLine, OrderStatus
 from tests.community.fixtures import build_tree
@@ -52,16 +53,22 @@ def test_redis_stopped_while_orders_are_placed_loses_nothing(
         assert time.monotonic() - started < 60, "placing orders waited on the stopped Redis"
         assert database.session.scalar(sa.select(sa.func.count()).select_from(Order)) == ORDERS
         assert stock_of(rice) == 1000 - 2 * ORDERS
-        connection = redis_lib.Redis.from_url(private_redis.url, socket_connect_timeout=0.2, socket_timeout=0.2)
-        assert outbox.relay_once(connection, periodic=False)["redis_error"] == 1
-
-        # Redis is back; the unpaid orders' expiry is due (fast-forwarded): each expires once, stock returns once.
-        private_redis.start()
+        # Each order's first message reached its resident in the order's own transaction (no job, no Redis).
+        assert database.session.scalar(sa.select(sa.func.count()).select_from(InboxItem)) == ORDERS
+        # The unpaid orders' expiry jobs fall due (fast-forwarded) while Redis is still down: the relay cannot push
+        # them, and they stay pending.
         with atomic():
             database.session.execute(sa.update(Order).values(expires_at=utcnow()))
             database.session.execute(
                 sa.update(OutboxRow).where(OutboxRow.status == OutboxStatus.pending).values(run_at=utcnow())
             )
+        connection = redis_lib.Redis.from_url(private_redis.url, socket_connect_timeout=0.2, socket_timeout=0.2)
+        assert outbox.relay_once(connection, periodic=False)["redis_error"] == 1
+        due = sa.select(sa.func.count()).select_from(OutboxRow).where(OutboxRow.status == OutboxStatus.pending)
+        assert database.session.scalar(due) >= ORDERS
+
+        # Redis is back: each order expires once, its stock returns once, its resident is told once.
+        private_redis.start()
         assert _drain(app, connection) >= ORDERS
         statuses = database.session.scalars(
             sa.select(Order.status).where(Order.public_id.in_(placed)).execution_options(populate_existing=True)
@@ -77,6 +84,7 @@ def test_redis_stopped_while_orders_are_placed_loses_nothing(
             database.session.execute(sa.update(OutboxRow).values(run_at=utcnow()))
         _drain(app, connection)
         assert stock_of(rice) == 1000
+        assert database.session.scalar(sa.select(sa.func.count()).select_from(InboxItem)) == 2 * ORDERS
         connection.close()
 
 

@@ -45,21 +45,27 @@ def _sms_job(receipt) -> OutboxRow:
     return database.session.scalar(sa.select(OutboxRow).where(OutboxRow.key == outbox_key(message.id)))
 
 
-def test_a_non_urgent_sms_at_23_30_is_due_at_07_00_the_next_day(db, person):
+@pytest.mark.parametrize("inline", [20, 0])
+def test_a_non_urgent_sms_at_23_30_is_due_at_07_00_the_next_day(app, db, person, monkeypatch, inline):
+    monkeypatch.setitem(app.config, "PUSH_INLINE_AUDIENCE", inline)  # fanned out as sent, or by its job
+    monkeypatch.setattr("app.push.fanout.utcnow", lambda: _at(23, 30).astimezone(UTC))
     _user, resident = person("晚归", phone="+8613800000001")
     with atomic():
         receipt = push.send("test.pickup", [resident.id], PICKUP, source=("order", "late"))
-        fan_out_batches(delivery_of(receipt), now=_at(23, 30).astimezone(UTC))
+        fan_out_batches(delivery_of(receipt))
     run_at = _sms_job(receipt).run_at
     assert run_at == _at(7, 0, day=24)
     assert run_at.astimezone(SHANGHAI).isoformat() == "2026-11-24T07:00:00+08:00"
 
 
-def test_an_urgent_sms_at_23_30_goes_at_once(db, person):
+@pytest.mark.parametrize("inline", [20, 0])
+def test_an_urgent_sms_at_23_30_goes_at_once(app, db, person, monkeypatch, inline):
+    monkeypatch.setitem(app.config, "PUSH_INLINE_AUDIENCE", inline)
+    monkeypatch.setattr("app.push.fanout.utcnow", lambda: _at(23, 30).astimezone(UTC))
     _user, resident = person("值班", phone="+8613800000002")
     with atomic():
         receipt = push.send("test.outage", [resident.id], {"title": "今晚停水"}, source=("notice", "outage"))
-        fan_out_batches(delivery_of(receipt), now=_at(23, 30).astimezone(UTC))
+        fan_out_batches(delivery_of(receipt))
     assert _sms_job(receipt).run_at == _at(23, 30)
 
 
