@@ -197,20 +197,64 @@ def _run_once(user_id: int, key: str, view: Callable, args: tuple, kwargs: dict)
             if response.status_code >= 500:
                 raise _Unstored(response)
             session.execute(
-                sa.update(IdempotencyKey)
-                .where(IdempotencyKey.id == claimed)
-                .values(
-                    status=IdempotencyStatus.completed,
-                    response_status=response.status_code,
-                    response_body=response.get_data(),
-                    response_headers={
+                _statements()[1],
+                {
+                    "claimed": claimed,
+                    "response_status": response.status_code,
+                    "response_body": response.get_data(),
+                    "response_headers": {
                         name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers
                     },
-                )
+                },
             )
             return response
     except _Unstored as unstored:
         return unstored.response
+
+
+_BOUND_WAIT = sa.text("SELECT current_setting('lock_timeout'), set_config('lock_timeout', :timeout, true)")
+
+
+@functools.cache
+def _statements() -> tuple[sa.Select, sa.Update]:
+    """The claim (insert the key row, or take over an expired one, restoring ``lock_timeout`` to ``:previous`` in the
+    same statement) and the store of the response: built once, a statement built per request cost more Python than
+    its round trip."""
+    now = sa.func.now()
+    values = {
+        "method": sa.bindparam("method", type_=sa.String),
+        "path": sa.bindparam("path", type_=sa.Text),
+        "fingerprint": sa.bindparam("fingerprint", type_=sa.String),
+        "status": IdempotencyStatus.in_progress,
+        "created_at": now,
+        "expires_at": now + KEY_TTL,
+    }
+    insert = pg_insert(IdempotencyKey).values(
+        user_id=sa.bindparam("user_id", type_=sa.BigInteger), key=sa.bindparam("key", type_=sa.String), **values
+    )
+    claim = (
+        insert.on_conflict_do_update(
+            index_elements=[IdempotencyKey.user_id, IdempotencyKey.key],
+            # Taking over an expired key: it starts again as if new.
+            set_={**values, "response_status": sa.null(), "response_body": sa.null(), "response_headers": sa.null()},
+            where=IdempotencyKey.expires_at <= now,
+        )
+        .returning(IdempotencyKey.id)
+        .cte("claim")
+    )
+    previous = sa.bindparam("previous", type_=sa.Text)
+    claiming = sa.select(sa.select(claim.c.id).scalar_subquery(), sa.func.set_config("lock_timeout", previous, True))
+    store = (
+        sa.update(IdempotencyKey)
+        .where(IdempotencyKey.id == sa.bindparam("claimed", type_=sa.BigInteger))
+        .values(
+            status=IdempotencyStatus.completed,
+            response_status=sa.bindparam("response_status", type_=sa.SmallInteger),
+            response_body=sa.bindparam("response_body", type_=sa.LargeBinary),
+            response_headers=sa.bindparam("response_headers", type_=IdempotencyKey.__table__.c.response_headers.type),
+        )
+    )
+    return claiming, store
 
 
 def _claim(session: Session, *, user_id: int, key: str, method: str, path: str, fingerprint: str) -> int | None:
@@ -219,36 +263,16 @@ def _claim(session: Session, *, user_id: int, key: str, method: str, path: str, 
     This statement is the guard: a concurrent duplicate's INSERT waits on the unique index until the first
     transaction ends. A SELECT-then-INSERT here would let every duplicate run the view.
     """
-    now = sa.func.now()
-    values = {
-        "method": method,
-        "path": path,
-        "fingerprint": fingerprint,
-        "status": IdempotencyStatus.in_progress,
-        "created_at": now,
-        "expires_at": now + KEY_TTL,
-    }
-    statement = pg_insert(IdempotencyKey).values(user_id=user_id, key=key, **values)
-    statement = statement.on_conflict_do_update(
-        index_elements=[IdempotencyKey.user_id, IdempotencyKey.key],
-        # Taking over an expired key: it starts again as if new.
-        set_={**values, "response_status": sa.null(), "response_body": sa.null(), "response_headers": sa.null()},
-        where=IdempotencyKey.expires_at <= now,
-    ).returning(IdempotencyKey.id)
     # Bound the wait behind a running duplicate, and restore the usual lock_timeout in the claiming statement itself
     # (the scalar subquery runs the INSERT, waits included, before set_config): two round trips, not four.
     wait = current_app.config.get("IDEMPOTENCY_WAIT_SECONDS", DEFAULT_WAIT_SECONDS)
     # At least 1 ms: a lock_timeout of 0 means "wait for ever".
     timeout = f"{max(1, int(wait * 1000))}ms"
-    previous = session.execute(
-        sa.text("SELECT current_setting('lock_timeout'), set_config('lock_timeout', :timeout, true)"),
-        {"timeout": timeout},
-    ).scalar()
-    claim = statement.cte("claim")
+    previous = session.execute(_BOUND_WAIT, {"timeout": timeout}).scalar()
+    claiming, _store = _statements()
+    params = {"user_id": user_id, "key": key, "method": method, "path": path, "fingerprint": fingerprint}
     try:
-        claimed = session.scalar(
-            sa.select(sa.select(claim.c.id).scalar_subquery(), sa.func.set_config("lock_timeout", previous, True))
-        )
+        claimed = session.scalar(claiming, {**params, "previous": previous})
     except OperationalError as error:
         if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
             log.info("idempotency key of user %s still in progress after %ss", user_id, wait)
