@@ -45,6 +45,11 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
 SCALE = float(os.environ.get("BENCH_SCALE", "1.0"))
 OUTPUT = Path(os.environ.get("BENCH_OUTPUT", ROOT / "BENCHMARKS.md"))
+#: For profiling one part: ``BENCH_ONLY=scenarios,flash_sale`` runs only those steps (names of the functions
+#: below), on the production config, without choosing a config or writing BENCHMARKS.md; with
+#: ``BENCH_PYSPY=1`` every server and worker process is sampled by py-spy into ``instance/bench/run/*.pyspy``.
+ONLY = [step for step in os.environ.get("BENCH_ONLY", "").split(",") if step]
+PYSPY = os.environ.get("BENCH_PYSPY", "")  # "1", or "gil": only samples holding the GIL (CPU, not waits)
 
 #: Server configs measured on the ceilings; the best for the DB-bound ceilings serves the scenarios.
 SERVER_CONFIGS: dict[str, list[str]] = {
@@ -335,28 +340,31 @@ def shoppers(engine: sa.Engine, count: int) -> list[tuple[int, str, str]]:
 API = "/api/v1"
 
 
-def scenarios(results: Results, app, engine: sa.Engine) -> None:
+def scenarios(results: Results, app, engine: sa.Engine, only: tuple[str, ...] = ("browse", "detail", "order")) -> None:
     users = shoppers(engine, 2000)
     tokens = issue_tokens(app, [user for user, _v, _p in users])
     rows = [(tokens[user], vendor, product) for user, vendor, product in users]
-    results.loads["browse"] = wrk(
-        "browse", [("GET", f"{API}/marketplace/products?limit=20", token, "-") for token, _v, _p in rows]
-    )
-    results.loads["detail"] = wrk(
-        "detail", [("GET", f"{API}/marketplace/products/{product}", token, "-") for token, _v, product in rows]
-    )
-    results.loads["order"] = wrk(
-        "order",
-        [
-            (
-                "POST",
-                f"{API}/marketplace/orders",
-                token,
-                json.dumps({"vendor_id": vendor, "lines": [{"product_id": product, "quantity": 1}]}),
-            )
-            for token, vendor, product in rows
-        ],
-    )
+    if "browse" in only:
+        results.loads["browse"] = wrk(
+            "browse", [("GET", f"{API}/marketplace/products?limit=20", token, "-") for token, _v, _p in rows]
+        )
+    if "detail" in only:
+        results.loads["detail"] = wrk(
+            "detail", [("GET", f"{API}/marketplace/products/{product}", token, "-") for token, _v, product in rows]
+        )
+    if "order" in only:
+        results.loads["order"] = wrk(
+            "order",
+            [
+                (
+                    "POST",
+                    f"{API}/marketplace/orders",
+                    token,
+                    json.dumps({"vendor_id": vendor, "lines": [{"product_id": product, "quantity": 1}]}),
+                )
+                for token, vendor, product in rows
+            ],
+        )
 
 
 def feeds(results: Results, app, engine: sa.Engine) -> None:
@@ -827,8 +835,103 @@ def attempt(results: Results, step, *args) -> Any:
         results.notes.append(f"`{step.__name__}` failed: `{error!r}` (see `instance/bench/run/*.log`).")
 
 
+def only(steps: list[str]) -> None:
+    """Run only some steps on the production config (see ``ONLY``), for profiling; prints, writes nothing."""
+    results = Results()
+    app, engine = prepare(results)
+    env = server_env(app.config["DATABASE_URL"], app.config["REDIS_URL"])
+    fake, wechatpay = wechatpay_setup(engine)
+    env.update(wechatpay)
+    processes = Processes()
+    samplers: list[subprocess.Popen] = []
+    try:
+        server = processes.start("server", SERVER_CONFIGS["granian 2 workers × 2 blocking threads"], env)
+        workers = [
+            processes.start(f"worker-{n}", [str(BIN / "flask"), "--app", "bench.wsgi_bench", "worker"], env)
+            for n in (1, 2)
+        ]
+        relay = processes.start(
+            "relay", [str(BIN / "flask"), "--app", "bench.wsgi_bench", "relay", "--poll", "0.5"], env
+        )
+        wait_http(f"{BASE}/bench/ok", server)
+        for name, load in ceilings(results).items():
+            results.loads[f"ceiling {name}"] = load
+        if PYSPY:
+            pids = {f"web-{pid}": pid for pid in descendants(server.pid)}
+            pids.update({f"worker-{n}": w.pid for n, w in enumerate(workers, 1)}, relay=relay.pid)
+            for name, pid in pids.items():
+                argv = [str(BIN / "py-spy"), "record", "--pid", str(pid), "--format", "raw", "--rate", "200"]
+                argv += ["--gil"] if PYSPY == "gil" else []
+                samplers.append(subprocess.Popen([*argv, "-o", str(WORK / f"{name}.pyspy")], stdout=subprocess.DEVNULL))
+        steps = {
+            "scenarios": (scenarios, results, app, engine),
+            "browse": (scenarios, results, app, engine, ("browse",)),
+            "detail": (scenarios, results, app, engine, ("detail",)),
+            "order": (scenarios, results, app, engine, ("order",)),
+            "payment_notifications": (payment_notifications, results, fake),
+            "flash_sale": (flash_sale, results, app, engine),
+            "locker_rush": (locker_rush, results, app, engine),
+            "activity_rush": (activity_rush, results, app, engine),
+            "fan_out": (fan_out, results, app, engine),
+            "feeds": (feeds, results, app, engine),
+        }
+        for step in steps_wanted(steps, ONLY):
+            before = cpu_by_command()
+            attempt(results, *steps[step])
+            after = cpu_by_command()
+            spent = {name: after[name] - before.get(name, 0.0) for name in after}
+            log(
+                f"{step}: CPU seconds by command: "
+                + ", ".join(
+                    f"{name} {seconds:.1f}"
+                    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1])
+                    if seconds >= 0.1
+                )
+            )
+    finally:
+        for sampler in samplers:
+            sampler.send_signal(signal.SIGINT)
+        for sampler in samplers:
+            sampler.wait(30)
+        processes.stop_all()
+    log(f"notes: {results.notes}; facts: {json.dumps(results.facts, default=str)[:2000]}")
+
+
+def cpu_by_command() -> dict[str, float]:
+    """CPU seconds (user + system) of every process on the machine, summed by command (postgres backends by
+    what they serve is too fine: by their first word)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    spent: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        words = [w.decode(errors="replace") for w in cmdline if w]
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        if words and "python" in Path(words[0]).name:
+            name = " ".join(Path(w).name for w in words[1:4])
+        elif name.startswith("postgres") and words:
+            name = "postgres backend" if "127.0.0.1" in words[0] or "[local]" in words[0] else words[0][:40]
+        spent[name] = spent.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return spent
+
+
+def steps_wanted(steps: dict, wanted: list[str]) -> list[str]:
+    unknown = set(wanted) - set(steps)
+    if unknown:
+        raise SystemExit(f"BENCH_ONLY: unknown steps {sorted(unknown)}; known: {sorted(steps)}")
+    return wanted
+
+
 def main() -> None:
     global WRK
+    if ONLY:
+        WORK.mkdir(parents=True, exist_ok=True)
+        WRK = ensure_wrk()
+        return only(ONLY)
     WORK.mkdir(parents=True, exist_ok=True)
     WRK = ensure_wrk()
     results = Results()
