@@ -108,6 +108,32 @@ def browsing_scope(user) -> frozenset[int]:
     return frozenset(db.session.execute(_scope_query(), {"user_id": user.id}).scalars())
 
 
+def _shared_scope_key(version: str, user_id: int) -> str:
+    return f"marketplace:catalogue:scope:{version}:{user_id}"
+
+
+def _scope(version: str, user_id: int, *, load: Callable[[], frozenset[int]] | None) -> frozenset[int] | None:
+    """A caller's communities under ``version``: from this process, else from Redis (another process read them), else
+    ``load()`` (then kept in both; None without ``load``). Kept under the version, which every membership change
+    replaces, so neither copy can go stale; the lifetime only bounds memory."""
+    pages = cache()
+    communities = pages.get(("scope", version, user_id))
+    if communities is not None:
+        return communities
+    key = _shared_scope_key(version, user_id)
+    shared = redis_client.call(lambda client: client.get(key), default=None)
+    if shared is not None:
+        communities = frozenset(json.loads(shared))
+    elif load is not None:
+        communities = load()
+        value = json.dumps(sorted(communities))
+        redis_client.call(lambda client: client.set(key, value, ex=int(SCOPE_SECONDS)), default=None)
+    else:
+        return None
+    pages.put(("scope", version, user_id), communities, SCOPE_SECONDS)
+    return communities
+
+
 def cached_json(user, build: Callable[[frozenset[int]], Any], args: Mapping[str, Any]) -> Response:
     """The JSON response to the current request as ``user`` sees it: from the cache, else ``build(communities)``
     (returning what to serialise) dumped once and kept. An error ``build`` raises is not cached.
@@ -120,11 +146,7 @@ def cached_json(user, build: Callable[[frozenset[int]], Any], args: Mapping[str,
     if version is None:
         return _response(build(browsing_scope(user)))
     pages = cache()
-    scope_key = ("scope", version, user.id)
-    communities = pages.get(scope_key)
-    if communities is None:
-        communities = browsing_scope(user)
-        pages.put(scope_key, communities, SCOPE_SECONDS)
+    communities = _scope(version, user.id, load=lambda: browsing_scope(user))
     key = _page_key(version, communities)
     body = pages.get(key)
     if body is None:
@@ -176,7 +198,7 @@ def early_answer() -> Response | tuple | None:
     version = token.decode()
     request.environ[_VERSION_READ] = version
     pages = cache()
-    communities = pages.get(("scope", version, user_id))
+    communities = _scope(version, user_id, load=None)
     body = pages.get(_page_key(version, communities)) if communities is not None else None
     if body is None:
         return None

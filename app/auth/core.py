@@ -18,7 +18,7 @@ from sqlalchemy.orm.util import identity_key
 
 from app.db import utcnow
 from app.errors import Forbidden, Unauthenticated
-from app.extensions import db
+from app.extensions import db, redis_client
 from app.ttlcache import TTLCache, app_cache
 
 #: The longest an access token lives; ``ACCESS_TOKEN_MINUTES`` may shorten it, never lengthen it.
@@ -70,20 +70,43 @@ def account_cache() -> TTLCache:
     return app_cache("account", max_entries=20_000)
 
 
-def _signed_in_user(public_id: str):
+def account_key(public_id: str) -> str:
+    """The Redis key that shares ``account_cache``'s entries between processes (same lifetime): a caller's first
+    request to a process reads its account id there, in the revocation check's round trip, instead of a SELECT."""
+    return f"linli:account:{public_id}"
+
+
+def forget_account(public_id: str) -> None:
+    """Drop an account from every process's shared entry (this process's own is dropped by the caller)."""
+    redis_client.call(lambda client: client.delete(account_key(public_id)), default=None)
+
+
+def _signed_in_user(public_id: str, shared: bytes | None = None):
     """The account a valid, unrevoked token names, as a ``User`` in the current session.
 
-    The row is not read on every request: the account's id comes from ``account_cache`` and the ``User`` is put
-    into the session with only ``id`` and ``public_id`` loaded; any other attribute a view reads loads the row
+    The row is not read on every request: the account's id comes from ``account_cache``, else from its shared entry
+    in Redis (``shared``, read with the session's revocation), else from PostgreSQL (then shared); the ``User`` is
+    put into the session with only ``id`` and ``public_id`` loaded; any other attribute a view reads loads the row
     then (one SELECT by primary key, fresh from the database)."""
     from app.accounts.models import User
 
     user_id = account_cache().get(public_id)
+    if user_id is None and shared is not None:
+        # "<id>:<valid until>": kept here only for what is left of the entry's lifetime, so an account is never
+        # trusted longer than ACCOUNT_CACHE_SECONDS after it was read from PostgreSQL.
+        cached_id, _, until = shared.decode().partition(":")
+        left = float(until or 0) - time.time()
+        if left > 0:
+            user_id = int(cached_id)
+            account_cache().put(public_id, user_id, left)
     if user_id is None:
         user_id = db.session.scalar(sa.select(User.id).where(User.public_id == public_id, User.is_active))
         if user_id is None:
             raise Unauthenticated("账号不存在或已停用", details={"reason": "user_inactive"})
         account_cache().put(public_id, user_id, ACCOUNT_CACHE_SECONDS)
+        entry = f"{user_id}:{time.time() + ACCOUNT_CACHE_SECONDS:.0f}"
+        seconds = int(ACCOUNT_CACHE_SECONDS)
+        redis_client.call(lambda client: client.set(account_key(public_id), entry, ex=seconds), default=None)
     present = db.session.identity_map.get(identity_key(User, user_id))
     if present is not None:
         return present
@@ -122,12 +145,16 @@ def _verified_claims(token: str) -> dict[str, Any]:
 
 
 def _user_from_token(token: str):
-    from app.auth.revocation import is_revoked
+    from app.auth.revocation import check_session, is_revoked
 
     claims = _verified_claims(token)
-    if is_revoked(claims["sid"]):
+    if account_cache().get(claims["sub"]) is not None:
+        revoked, shared = is_revoked(claims["sid"]), None
+    else:
+        revoked, shared = check_session(claims["sid"], also=account_key(claims["sub"]))
+    if revoked:
         raise Unauthenticated("登录已失效，请重新登录", details={"reason": "session_revoked"})
-    user = _signed_in_user(claims["sub"])
+    user = _signed_in_user(claims["sub"], shared)
     g.current_session_id = claims["sid"]
     return user
 

@@ -53,14 +53,14 @@ def cache() -> TTLCache:
 _NOT_READY = "not-ready"
 
 
-def _ask_redis(sid: str) -> bool | str | None:
-    def ask(client) -> bool | str:
-        ready, revoked = client.mget([READY_KEY, revoked_key(sid)])
-        if ready is None:
-            return _NOT_READY
-        return revoked is not None
+def _ask_redis(sid: str, also: str | None = None) -> tuple[bool | str | None, bytes | None]:
+    """(revoked, ``_NOT_READY``, or None when Redis is unreachable; the value of the key ``also``): one ``MGET``."""
 
-    return redis_client.call(ask, default=None)
+    def ask(client) -> tuple[bool | str, bytes | None]:
+        ready, revoked, *value = client.mget([READY_KEY, revoked_key(sid), *([also] if also else [])])
+        return (_NOT_READY if ready is None else revoked is not None), (value[0] if value else None)
+
+    return redis_client.call(ask, default=(None, None))
 
 
 def _ask_database(sid: str) -> bool:
@@ -98,10 +98,17 @@ def rebuild_redis() -> int:
 
 def is_revoked(sid: str) -> bool:
     """Whether the session ``sid`` (public id) is revoked; see the module docstring for where the answer comes from."""
+    return check_session(sid)[0]
+
+
+def check_session(sid: str, also: str | None = None) -> tuple[bool, bytes | None]:
+    """Whether the session ``sid`` is revoked (as ``is_revoked``), and the value of the Redis key ``also`` read in the
+    same round trip when Redis is asked (None when it is not: the session's answer was in this process's cache)."""
     known = cache().get(sid)
     if known is not None:
-        return known
-    answer = _ask_redis(sid)
+        value = redis_client.call(lambda client: client.get(also), default=None) if also else None
+        return known, value
+    answer, value = _ask_redis(sid, also)
     if answer is None or answer == _NOT_READY:
         revoked = _ask_database(sid)
         if answer == _NOT_READY:
@@ -110,7 +117,7 @@ def is_revoked(sid: str) -> bool:
         revoked = bool(answer)
     seconds = _key_ttl().total_seconds() if revoked else float(current_app.config["AUTH_REVOCATION_CACHE_SECONDS"])
     cache().put(sid, revoked, seconds)
-    return revoked
+    return revoked, value
 
 
 def publish(sids: list[str]) -> None:

@@ -171,7 +171,7 @@ def _revoke(condition: Any, reason: str) -> list[str]:
 def revoke_user_sessions(user_id: int, *, reason: str, keep: str | None = None) -> list[str]:
     """Revoke every live session of a user, except ``keep`` (a session public id). Joins the caller's unit of
     work (account linking, password change, account deletion)."""
-    from app.auth.core import account_cache
+    from app.auth.core import account_cache, forget_account
 
     condition = AuthSession.user_id == user_id
     if keep is not None:
@@ -180,6 +180,9 @@ def revoke_user_sessions(user_id: int, *, reason: str, keep: str | None = None) 
         revoked = _revoke(condition, reason)
     if keep is None:  # every session gone (deleted, deactivated, merged): this process forgets the account at once
         account_cache().discard_values(lambda cached_id: cached_id == user_id)
+        public_id = db.session.scalar(sa.select(User.public_id).where(User.id == user_id))
+        if public_id is not None:
+            forget_account(public_id)  # and no process learns it again from Redis
     return revoked
 
 

@@ -9,9 +9,10 @@ import jwt
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.auth.core import account_cache
+from app.auth.core import account_cache, account_key
 from app.auth.models import AuthSession
 from app.auth.revocation import revoked_key
+from app.auth.sessions import revoke_user_sessions
 from app.db import utcnow
 from app.extensions import db as database
 from tests.auth.conftest import bearer
@@ -90,3 +91,46 @@ def test_a_remembered_token_still_expires_and_a_tampered_copy_is_refused(client,
     expired = client.get(SESSIONS, headers=bearer(tokens.access_token))
     assert (expired.status_code, expired.json["details"]["reason"]) == (401, "token_expired")
     assert claims["sub"] == user.public_id
+
+
+def test_another_process_reads_the_account_from_redis_not_the_database(
+    client, db, make_user, sign_in, count_queries, redis
+):
+    """A caller's first request to a process (a web worker that has not seen them) reads the account id from the
+    entry another process shared, in the revocation check's round trip."""
+    tokens = sign_in(make_user())
+    headers = bearer(tokens.access_token)
+    account_cache().clear()
+    with count_queries() as first:
+        assert client.get(SESSIONS, headers=headers).status_code == 200
+    assert len(account_reads(first)) == 1  # read once, and shared
+    account_cache().clear()  # as in the other web worker
+    with count_queries() as elsewhere:
+        assert client.get(SESSIONS, headers=headers).status_code == 200
+    assert account_reads(elsewhere) == []
+
+
+def test_a_shared_account_entry_is_trusted_only_for_what_is_left_of_its_lifetime(
+    client, db, make_user, sign_in, count_queries, redis
+):
+    user = make_user()
+    tokens = sign_in(user)
+    headers = bearer(tokens.access_token)
+    account_cache().clear()
+    redis.set(account_key(user.public_id), f"{user.id}:{int(time.time()) - 1}", ex=60)  # read 61 s ago elsewhere
+    with count_queries() as statements:
+        assert client.get(SESSIONS, headers=headers).status_code == 200
+    assert len(account_reads(statements)) == 1
+
+
+def test_revoking_every_session_of_an_account_drops_its_shared_entry(client, db, make_user, sign_in, redis):
+    user = make_user()
+    tokens = sign_in(user)
+    account_cache().clear()
+    assert client.get(SESSIONS, headers=bearer(tokens.access_token)).status_code == 200
+    assert redis.exists(account_key(user.public_id))
+    revoke_user_sessions(user.id, reason="test")
+    database.session.commit()
+    assert not redis.exists(account_key(user.public_id))
+    refused = client.get(SESSIONS, headers=bearer(tokens.access_token))
+    assert (refused.status_code, refused.json["details"]["reason"]) == (401, "session_revoked")

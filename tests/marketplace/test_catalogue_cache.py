@@ -181,3 +181,41 @@ def test_a_revoked_session_is_refused_a_kept_page(app, database_url, redis_url, 
         refused = reader.get(f"{M}/products", headers=other_headers)
         assert refused.status_code == 401
         assert refused.json["details"]["reason"] == "session_revoked"
+
+
+@contextmanager
+def every_engines_statements() -> Iterator[list[str]]:
+    """Statements any app in this process sends (``count_queries`` sees the test's own app only)."""
+    statements: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", before)
+
+
+def test_a_callers_communities_are_read_once_and_shared_with_other_processes(
+    database_url, redis_url, market, client, auth_header, redis
+):
+    """A first visit to another process reads the caller's communities from Redis, not PostgreSQL."""
+    headers = auth_header(market.user)
+    first = client.get(f"{M}/products", headers=headers)
+    with extra_app(database_url, redis_url) as other:
+        reader = other.test_client()
+        with every_engines_statements() as statements:
+            again = reader.get(f"{M}/products", headers=headers)
+        assert again.json == first.json
+        assert [s for s in statements if "community_households" in s] == []
+        # Without the shared entry (as before this process first read it), the other process reads them itself.
+        for key in redis.scan_iter("marketplace:catalogue:scope:*"):
+            redis.delete(key)
+        with every_engines_statements() as statements:
+            assert reader.get(f"{M}/products/{market.cabbage.public_id}", headers=headers).status_code == 200
+        assert [s for s in statements if "community_households" in s] == [], "kept in the other process by now"
+        with extra_app(database_url, redis_url) as third, every_engines_statements() as statements:
+            assert third.test_client().get(f"{M}/products", headers=headers).json == first.json
+        assert len([s for s in statements if "community_households" in s]) == 1
