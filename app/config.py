@@ -114,8 +114,8 @@ class Config:
     WECHAT_TIMEOUT: float = 5.0
     #: The limit of every endpoint without one of its own, per account (signed in) or client address.
     RATELIMIT_DEFAULT: str = "600 per minute"
-    #: Push fan-out: residents per batch (one statement each) and batches per job.
-    PUSH_BATCH_SIZE: int = 1000
+    #: Push fan-out: residents per chunk (one job and one statement each).
+    PUSH_BATCH_SIZE: int = 2500
     #: A send to at most this many residents (by id) is fanned out in the sender's own statement, with no job.
     PUSH_INLINE_AUDIENCE: int = 20
     #: WeChat subscribe messages per send job, and how many of its calls are in flight at once.
@@ -231,7 +231,7 @@ class Config:
             REFRESH_TOKEN_DAYS=env_int(env, "REFRESH_TOKEN_DAYS", 30, minimum=1),
             AUTH_REVOCATION_CACHE_SECONDS=env_int(env, "AUTH_REVOCATION_CACHE_SECONDS", 2, minimum=0),
             RATELIMIT_DEFAULT=env_limit(env, "RATELIMIT_DEFAULT", "600 per minute"),
-            PUSH_BATCH_SIZE=env_int(env, "PUSH_BATCH_SIZE", 1000, minimum=1),
+            PUSH_BATCH_SIZE=env_int(env, "PUSH_BATCH_SIZE", 2500, minimum=1),
             PUSH_INLINE_AUDIENCE=env_int(env, "PUSH_INLINE_AUDIENCE", 20, minimum=0),
             PUSH_WECHAT_BATCH=env_int(env, "PUSH_WECHAT_BATCH", 100, minimum=1),
             PUSH_SEND_CONCURRENCY=env_int(env, "PUSH_SEND_CONCURRENCY", 10, minimum=1),

@@ -282,7 +282,11 @@ def write(results, path: Path, *, seconds: int, connections: int, scale: float) 
         during = fan.get("browse_during")
         if during is not None:
             add("")
-            add("Listing browse while the fan-out ran (same connections as the browse scenario):")
+            add(
+                "Listing browse while the fan-out ran: 20 requests a second, one at a time, each with the next "
+                "resident's token (paced, so that it does not take the cores from the fan-out it times); max ms is "
+                "the longest wait:"
+            )
             add("")
             add(HEADER)
             add(_row(during, loads.get("ceiling read")))

@@ -9,6 +9,7 @@ flushed), ``BENCH_SCALE`` (1.0 = the full dataset), ``BENCH_SECONDS`` (per wrk r
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -44,6 +45,8 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 #: Seconds of warm-up (8 connections, discarded) before each measured wrk run.
 WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
 SCALE = float(os.environ.get("BENCH_SCALE", "1.0"))
+#: Browse requests a second while the fan-out runs (their latency is reported).
+PROBE_PER_S = 20
 OUTPUT = Path(os.environ.get("BENCH_OUTPUT", ROOT / "BENCHMARKS.md"))
 #: For profiling one part: ``BENCH_ONLY=scenarios,flash_sale`` runs only those steps (names of the functions
 #: below), on the production config, without choosing a config or writing BENCHMARKS.md; with
@@ -622,7 +625,10 @@ def fan_out(results: Results, app, engine: sa.Engine) -> None:
     tokens = list(issue_tokens(app, [user for user, _v, _p in users]).values())
     background: dict[str, Load] = {}
     browse_lines = [("GET", f"{API}/marketplace/products?limit=20", t, "-") for t in tokens]
-    browse = threading.Thread(target=lambda: background.setdefault("load", wrk("browse-during-fan-out", browse_lines)))
+    stop_probe = threading.Event()
+    browse = threading.Thread(
+        target=lambda: background.setdefault("load", paced_probe(browse_lines, stop_probe)), daemon=True
+    )
     browse.start()
     time.sleep(1)
     started = time.perf_counter()
@@ -649,6 +655,7 @@ def fan_out(results: Results, app, engine: sa.Engine) -> None:
                     break
         time.sleep(0.2)
     fan_seconds = time.perf_counter() - started
+    stop_probe.set()
     browse.join()
     copy_rows, copy_seconds = copy_ceiling(engine, rows or audience)
     results.facts["fan_out"] = {
@@ -662,6 +669,42 @@ def fan_out(results: Results, app, engine: sa.Engine) -> None:
         "browse_during": background.get("load"),
     }
     log(f"fan-out: {rows} inbox rows in {fan_seconds:.2f} s; COPY {copy_rows} rows in {copy_seconds:.2f} s")
+
+
+def paced_probe(lines: list[tuple[str, ...]], stop: threading.Event) -> Load:
+    """``PROBE_PER_S`` requests a second (one at a time, each with the next resident's token) until ``stop``: what
+    a resident waits while the fan-out runs. Paced, not closed-loop: a wrk load would take the cores from the
+    fan-out it is timing."""
+    session = requests.Session()
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    errors = 0
+    started = time.perf_counter()
+    for number, (_method, path, token, _body) in enumerate(itertools.cycle(lines)):
+        if stop.is_set():
+            break
+        stop.wait(max(0.0, started + number / PROBE_PER_S - time.perf_counter()))
+        sent = time.perf_counter()
+        try:
+            status = session.get(f"{BASE}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+        except requests.RequestException:
+            errors += 1
+            continue
+        latencies.append((time.perf_counter() - sent) * 1000)
+    latencies.sort()
+    at = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0  # noqa: E731
+    return Load(
+        name="browse-during-fan-out",
+        requests=len(latencies),
+        seconds=time.perf_counter() - started,
+        p50_ms=at(0.5),
+        p99_ms=at(0.99),
+        max_ms=latencies[-1] if latencies else 0.0,
+        errors=errors,
+        non_2xx=sum(count for status, count in statuses.items() if not status.startswith("2")),
+        statuses=statuses,
+    )
 
 
 def copy_ceiling(engine: sa.Engine, count: int) -> tuple[int, float]:
@@ -888,6 +931,7 @@ def only(steps: list[str]) -> None:
                     if seconds >= 0.1
                 )
             )
+        log("web RSS MB after the steps: " + ", ".join(f"{rss_mb(pid):.0f}" for pid in descendants(server.pid)))
     finally:
         for sampler in samplers:
             sampler.send_signal(signal.SIGINT)

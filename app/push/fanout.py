@@ -218,7 +218,7 @@ def send(
 
 
 def _batch_size() -> int:
-    return max(1, int(current_app.config.get("PUSH_BATCH_SIZE", 1000)))
+    return max(1, int(current_app.config.get("PUSH_BATCH_SIZE", 2500)))
 
 
 def _chunks_and_jobs(ranked: sa.CTE) -> tuple[sa.CTE, sa.CTE]:

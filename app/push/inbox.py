@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from app.accounts.consent import register_retention
 from app.accounts.households import mask_name
@@ -28,7 +29,9 @@ from app.push.models import (
 
 def inbox_page(user, *, cursor: str | None, limit: int, unread_only: bool = False) -> dict[str, Any]:
     """The account's inbox, newest first: ``{"items", "next_cursor", "unread_count"}`` (no COUNT over the feed)."""
-    query = sa.select(InboxItem).where(InboxItem.user_id == user.id)
+    # The resident each item reached, in the same statement (named on items received for someone else).
+    resident = joinedload(InboxItem.resident).load_only(Resident.public_id, Resident.real_name)
+    query = sa.select(InboxItem).options(resident).where(InboxItem.user_id == user.id)
     if unread_only:
         query = query.where(InboxItem.read_at.is_(None))
     page = keyset_page(db.session, query, [InboxItem.created_at, InboxItem.public_id], cursor=cursor, limit=limit)
@@ -45,15 +48,12 @@ def unread_count(user) -> int:
 
 def _views(items: list[InboxItem]) -> list[dict[str, Any]]:
     """Items for display; those received for someone else name that resident (masked, as delegations do)."""
-    for_others = {item.resident_id for item in items if item.via is Via.delegate}
-    residents = {}
-    if for_others:
-        residents = {
-            row.id: {"id": row.public_id, "name": mask_name(row.real_name)}
-            for row in db.session.execute(
-                sa.select(Resident.id, Resident.public_id, Resident.real_name).where(Resident.id.in_(for_others))
-            )
-        }
+
+    def named(item: InboxItem) -> dict[str, str] | None:
+        if item.via is not Via.delegate or item.resident is None:
+            return None
+        return {"id": item.resident.public_id, "name": mask_name(item.resident.real_name)}
+
     return [
         {
             "id": item.public_id,
@@ -61,7 +61,7 @@ def _views(items: list[InboxItem]) -> list[dict[str, Any]]:
             "title": item.delivery.title,
             "body": item.delivery.body,
             "source": {"kind": item.delivery.source_kind, "id": item.delivery.source_id},
-            "for_resident": residents.get(item.resident_id) if item.via is Via.delegate else None,
+            "for_resident": named(item),
             "created_at": item.created_at,
             "read_at": item.read_at,
         }

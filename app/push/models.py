@@ -117,6 +117,8 @@ class InboxItem(db.Model):
     delivery: Mapped[Delivery] = relationship(
         lazy="joined", innerjoin=True, primaryjoin="foreign(InboxItem.delivery_id) == Delivery.id"
     )
+    #: The resident reached (named on items received for someone else); loaded by the page's own query.
+    resident = relationship("Resident", primaryjoin="foreign(InboxItem.resident_id) == Resident.id", viewonly=True)
 
 
 class Unreachable(db.Model):

@@ -328,7 +328,7 @@ def test_ten_thousand_recipients_are_fanned_out_in_jobs_after_the_request_return
     population.populate(N, [household.id for household in tree.rooms_a.values()])
     monkeypatch.setitem(app.config, "PUSH_BATCH_SIZE", BATCH)
 
-    with extra_app(database_url, redis_url, extra_blueprints=(probe,)) as web:
+    with extra_app(database_url, redis_url, extra_blueprints=(probe,), PUSH_BATCH_SIZE=BATCH) as web:
         started = time.monotonic()
         response = web.test_client().post("/api/v1/test-probe/push", json={"community_id": tree.a.id})
         elapsed = time.monotonic() - started
