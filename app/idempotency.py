@@ -229,29 +229,30 @@ def _statements() -> tuple[sa.Select, sa.Update]:
         "created_at": now,
         "expires_at": now + KEY_TTL,
     }
-    insert = pg_insert(IdempotencyKey).values(
+    table = IdempotencyKey.__table__  # the table: an ORM-enabled statement runs SQLAlchemy's bulk machinery
+    insert = pg_insert(table).values(
         user_id=sa.bindparam("user_id", type_=sa.BigInteger), key=sa.bindparam("key", type_=sa.String), **values
     )
     claim = (
         insert.on_conflict_do_update(
-            index_elements=[IdempotencyKey.user_id, IdempotencyKey.key],
+            index_elements=[table.c.user_id, table.c.key],
             # Taking over an expired key: it starts again as if new.
             set_={**values, "response_status": sa.null(), "response_body": sa.null(), "response_headers": sa.null()},
-            where=IdempotencyKey.expires_at <= now,
+            where=table.c.expires_at <= now,
         )
-        .returning(IdempotencyKey.id)
+        .returning(table.c.id)
         .cte("claim")
     )
     previous = sa.bindparam("previous", type_=sa.Text)
     claiming = sa.select(sa.select(claim.c.id).scalar_subquery(), sa.func.set_config("lock_timeout", previous, True))
     store = (
-        sa.update(IdempotencyKey)
-        .where(IdempotencyKey.id == sa.bindparam("claimed", type_=sa.BigInteger))
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("claimed", type_=sa.BigInteger))
         .values(
             status=IdempotencyStatus.completed,
             response_status=sa.bindparam("response_status", type_=sa.SmallInteger),
             response_body=sa.bindparam("response_body", type_=sa.LargeBinary),
-            response_headers=sa.bindparam("response_headers", type_=IdempotencyKey.__table__.c.response_headers.type),
+            response_headers=sa.bindparam("response_headers", type_=table.c.response_headers.type),
         )
     )
     return claiming, store

@@ -193,7 +193,7 @@ def wake_relay() -> None:
 def _insert_statements() -> tuple[sa.Executable, sa.Executable]:
     """Built once: a statement object built per call cost more Python (construction, cache key) than its run."""
     inserted = (
-        pg_insert(OutboxRow)
+        pg_insert(OutboxRow.__table__)  # the table: an ORM-enabled INSERT ran the bulk-insert machinery per call
         .values(
             job=sa.bindparam("job"),
             args=sa.bindparam("args", type_=JSONB),
@@ -202,7 +202,7 @@ def _insert_statements() -> tuple[sa.Executable, sa.Executable]:
             key=sa.bindparam("key"),
         )
         .on_conflict_do_nothing(index_elements=["key"])
-        .returning(OutboxRow.id)
+        .returning(OutboxRow.__table__.c.id)
     )
     row = inserted.cte("inserted")
     return inserted, sa.select(row.c.id, sa.func.pg_notify(NOTIFY_CHANNEL, ""))

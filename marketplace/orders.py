@@ -138,25 +138,26 @@ def _reserve_statements() -> tuple[sa.Update, sa.Select]:
     product = sa.bindparam("reserve_product", type_=sa.String)
     vendor = sa.bindparam("reserve_vendor", type_=sa.BigInteger)
     quantity = sa.bindparam("reserve_quantity", type_=sa.Integer)
+    # The table, not the entity: an ORM-enabled UPDATE ran SQLAlchemy's bulk-update machinery on every order.
+    t = Product.__table__
     take = (
-        sa.update(Product)
-        .where(Product.public_id == product, Product.vendor_id == vendor, Product.on_shelf, Product.stock >= quantity)
-        .values(stock=Product.stock - quantity)
+        sa.update(t)
+        .where(t.c.public_id == product, t.c.vendor_id == vendor, t.c.on_shelf, t.c.stock >= quantity)
+        .values(stock=t.c.stock - quantity)
         .returning(
-            Product.id,
-            Product.public_id,
-            Product.name,
-            Product.unit,
-            Product.storage_zone,
-            Product.price_fen,
-            Product.weighed,
-            Product.estimated_weight_g,
-            Product.stock,
-            Product.low_stock_threshold,
+            t.c.id,
+            t.c.public_id,
+            t.c.name,
+            t.c.unit,
+            t.c.storage_zone,
+            t.c.price_fen,
+            t.c.weighed,
+            t.c.estimated_weight_g,
+            t.c.stock,
+            t.c.low_stock_threshold,
         )
-        .execution_options(synchronize_session=False)
     )
-    why = sa.select(Product.on_shelf, Product.stock).where(Product.public_id == product, Product.vendor_id == vendor)
+    why = sa.select(t.c.on_shelf, t.c.stock).where(t.c.public_id == product, t.c.vendor_id == vendor)
     return take, why
 
 
