@@ -33,9 +33,11 @@ def access_token_ttl() -> timedelta:
 def encode_access_token(user_public_id: str, session_public_id: str, *, user_id: int | None = None) -> str:
     """A JWT (HS256) with ``sub`` = the user's public id, ``sid`` = the session's public id, ``typ`` = access.
 
-    ``user_id`` (the account just signed in, so active) primes this process's ``account_cache``."""
+    ``user_id`` (the account just signed in, so active) primes ``account_cache`` and its shared entry in Redis: the
+    app's first requests after a sign-in, spread over every web process, then read no account row."""
     if user_id is not None:
         account_cache().put(user_public_id, user_id, ACCOUNT_CACHE_SECONDS)
+        share_account(user_public_id, user_id)
     now = utcnow()
     claims = {
         "sub": user_public_id,
@@ -76,6 +78,13 @@ def account_key(public_id: str) -> str:
     return f"linli:account:{public_id}"
 
 
+def share_account(public_id: str, user_id: int) -> None:
+    """Share an account just read as active (``<id>:<valid until>``, see ``_signed_in_user``); best effort."""
+    entry = f"{user_id}:{time.time() + ACCOUNT_CACHE_SECONDS:.0f}"
+    seconds = int(ACCOUNT_CACHE_SECONDS)
+    redis_client.call(lambda client: client.set(account_key(public_id), entry, ex=seconds), default=None)
+
+
 def forget_account(public_id: str) -> None:
     """Drop an account from every process's shared entry (this process's own is dropped by the caller)."""
     redis_client.call(lambda client: client.delete(account_key(public_id)), default=None)
@@ -104,9 +113,7 @@ def _signed_in_user(public_id: str, shared: bytes | None = None):
         if user_id is None:
             raise Unauthenticated("账号不存在或已停用", details={"reason": "user_inactive"})
         account_cache().put(public_id, user_id, ACCOUNT_CACHE_SECONDS)
-        entry = f"{user_id}:{time.time() + ACCOUNT_CACHE_SECONDS:.0f}"
-        seconds = int(ACCOUNT_CACHE_SECONDS)
-        redis_client.call(lambda client: client.set(account_key(public_id), entry, ex=seconds), default=None)
+        share_account(public_id, user_id)
     present = db.session.identity_map.get(identity_key(User, user_id))
     if present is not None:
         return present

@@ -26,9 +26,11 @@ def account_reads(statements: list[str]) -> list[str]:
 
 
 def test_a_signed_in_request_reads_the_account_once_per_process(client, db, make_user, sign_in, count_queries, redis):
-    tokens = sign_in(make_user())
+    user = make_user()
+    tokens = sign_in(user)
     headers = bearer(tokens.access_token)
-    account_cache().clear()  # as in a process that did not sign this account in
+    account_cache().clear()  # as in a process that did not sign this account in,
+    redis.delete(account_key(user.public_id))  # more than a minute after the sign-in shared it
     with count_queries() as first:
         assert client.get(SESSIONS, headers=headers).status_code == 200
     with count_queries() as again:
@@ -98,9 +100,11 @@ def test_another_process_reads_the_account_from_redis_not_the_database(
 ):
     """A caller's first request to a process (a web worker that has not seen them) reads the account id from the
     entry another process shared, in the revocation check's round trip."""
-    tokens = sign_in(make_user())
+    user = make_user()
+    tokens = sign_in(user)
     headers = bearer(tokens.access_token)
     account_cache().clear()
+    redis.delete(account_key(user.public_id))
     with count_queries() as first:
         assert client.get(SESSIONS, headers=headers).status_code == 200
     assert len(account_reads(first)) == 1  # read once, and shared
@@ -134,3 +138,12 @@ def test_revoking_every_session_of_an_account_drops_its_shared_entry(client, db,
     assert not redis.exists(account_key(user.public_id))
     refused = client.get(SESSIONS, headers=bearer(tokens.access_token))
     assert (refused.status_code, refused.json["details"]["reason"]) == (401, "session_revoked")
+
+
+def test_signing_in_shares_the_account_with_every_process(client, db, make_user, sign_in, count_queries, redis):
+    user = make_user()
+    tokens = sign_in(user)
+    account_cache().clear()  # the app's next request lands on another web process
+    with count_queries() as statements:
+        assert client.get(SESSIONS, headers=bearer(tokens.access_token)).status_code == 200
+    assert account_reads(statements) == []
