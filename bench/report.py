@@ -25,36 +25,46 @@ GAPS: tuple[str, ...] = ()
 #: What was measured and done where a target was missed, and what is left (``python -m bench.profile`` gives the
 #: per-request CPU and statement figures; see README "Benchmarks").
 PROFILE_HINTS = (
-    "Per request in process (`python -m bench.profile`, scale 0.1, repeat callers, CPU ms and statements; the "
-    "machine was loaded, compare within a run): browse 11.2 ms / 7 statements at the start of 2026-12-03 → 1.9 / 0 "
-    "(cached page) → 0.9–1.3 / 0 with the early answer (one Redis round trip, before flask-limiter, webargs and "
-    "the view), against the naive read's 4.6–6.0 / 1 in the same runs: a repeat caller's page costs a quarter of "
-    "the naive read. Place order 25.8 ms / 23 → 10 → 7 statements; a sold-out order 9.1 / 8 → 1 statement (3 "
-    "with an `Idempotency-Key`) once the product is remembered sold out.",
-    "Why the wrk ratios stay below the in-process ones: the scenarios replay 2,000 residents, each with its own "
-    "token, over about 3,000 requests and 2 server processes, so most requests are a caller's first visit to that "
-    "process: the token's signature is checked, the account read (1 `SELECT`), the caller's communities read "
-    "(1 `SELECT`), and, for orders and the flash sale, the `Idempotency-Key` claimed (2 statements) and the "
-    "limiter's 3 Redis round trips paid. Next: keep the verified account and the caller's communities in Redis "
-    "(read in the early answer's round trip), so a first visit costs no SQL.",
-    "Place order: 7 statements (buyer + vendor + shared community in one; one conditional UPDATE per product; "
-    "order; lines; first step; the message with its audience, push job and NOTIFY in one; the expiry row, not "
-    "notified). Each order also makes one push job that a worker runs on the same two cores during the scenario "
-    "(RQ and the outbox claim cost more CPU than the job's own statement); the naive write makes none.",
-    "Flash sale: 900 of the 1,000 buyers find the product sold out; after the first, each is refused from the "
-    "sold-out mark in Redis (no stock row touched, no queueing on its lock), but each is still a first visit "
-    "(token, account, key claim, limiter). The rushes are sent by `bench/burst.py` (asyncio, tens of µs of client "
-    "CPU per request; the `requests` client used ~1 ms per request on the same cores).",
-    "Notice fan-out: the audience is copied in a job as chunks of 1,000 ids, each fanned out by its own job on "
-    "every push worker; `push_inbox` lost its three foreign-key triggers (a third of the write) and one index. "
-    "`EXPLAIN (ANALYZE)` of one chunk: ~64 ms median for 1,000 rows (was ~160 ms). Left: the audience copy runs "
-    "alone for ~3 s of a 100,000-resident fan-out, and each chunk job carries ~60 ms of job overhead.",
-    "Web worker memory: imports. pypinyin, wechatpy, alipay, wechatpayv3, requests and Flask-Migrate/Alembic now "
-    "load on first use (a fresh worker 159 → 140 MB); the payment-notification scenario loads wechatpayv3 and "
-    "requests into every web worker (~7 MB), and warm-up adds ~8 MB of connections and caches.",
+    "How to look: `BENCH_ONLY=order,flash_sale BENCH_PYSPY=gil python -m bench` runs only those steps on the "
+    "production config (2 minutes), logs the CPU seconds of every process on the machine per step and samples "
+    "every server and worker process with py-spy (`instance/bench/run/*.pyspy`, collapsed stacks). Figures below "
+    "are from such runs on 2026-12-04 (same machine, ceilings measured in each run; the ratios drift by ±15 % "
+    "between runs).",
+    "Why a first visit cost so much: the scenarios replay 2,000 residents, each with its own token, over two web "
+    "processes, so most requests are a caller's first visit to that process. py-spy put the account `SELECT` at "
+    "23 % and the communities `SELECT` at 13 % of the browse scenario's CPU. Both now come from Redis: the account "
+    "id in the revocation check's `MGET` (shared at sign-in and whenever a process reads it; trusted only for what "
+    "is left of its 60 s), the communities under the catalogue version, so a first visit is answered early with no "
+    "SQL. Browse 364 → 1,151 → 1,557 req/s (0.56× → 1.9× the naive read in those runs), detail 0.62× → "
+    "0.86–1.1×.",
+    "Place order (CPU seconds by process in the order step): each order's one-resident message made a push job "
+    "that cost the RQ workers ~13 ms of CPU (dequeue, heartbeat, outbox claim, the chunk statement), as much as the "
+    "request itself, on the same two cores. A send to at most `PUSH_INLINE_AUDIENCE` (20) residents is now "
+    "delivered in the sender's statement, with no job: order 46 → 92 req/s. Then statements built once "
+    "(idempotency claim: 17 % of the request was SQLAlchemy constructing it) and statements on tables rather than "
+    "entities (an ORM-enabled INSERT/UPDATE runs the bulk machinery: 13 %): 92 → 140 → 166–187 req/s, "
+    "0.08× → 0.19× the naive write. What is left is framework work the naive write does not do: token, "
+    "limiter (3 Redis round trips), `Idempotency-Key` claim and store, 7 statements through the ORM, "
+    "webargs and marshmallow on both sides; ~9 ms of web CPU per order against ~2 ms for the naive write.",
+    "Flash sale: 900 of the 1,000 buyers are refused from the sold-out mark in Redis (no stock row touched), but "
+    "each is a distinct resident's first request: token, limiter, `Idempotency-Key` claim and store, the buyer "
+    "and vendor read. 10.2 s (2026-12-03, loaded machine) → 4.5–5.4 s → 3.1–3.3 s with the account shared at "
+    "sign-in. A refusal before the key is claimed would answer a retried successful order with 409, so the key "
+    "claim stays.",
+    "Notice fan-out: the audience is copied in a job (~1.1 s for 100,000 residents, alone), then chunks of 2,500 "
+    "ids are fanned out by their own jobs on both push workers (~38 ms per 1,000 rows in PostgreSQL, which does "
+    "most of the work: resolving delegations, grants and SMS preferences per row). Chunks of 1,000 → 2,500: "
+    "3.5 → 2.6 s. The latency probe during the fan-out is now paced (20 requests a second): the earlier "
+    "64-connection wrk load took half the cores from the fan-out it timed (17–28 % of COPY then). Left: the "
+    "serial audience copy; chunk jobs that evaluate the audience over id ranges would remove it.",
+    "Web worker memory: a fresh worker holds ~140 MB, nearly all of it code and configuration loaded at import "
+    "(tracemalloc at start: SQLAlchemy's mappers 22 MB, module code 30 MB, flask-smorest's deep copies of every "
+    "operation's documentation 6 MB); the run adds ~18 MB of caches and connections, and the payment-notification "
+    "scenario loads wechatpayv3 and requests (~7 MB). `MALLOC_ARENA_MAX=2` changed nothing (not fragmentation). "
+    "Left: building the OpenAPI document on first request of `/openapi.json` instead of at start.",
     "Subscribe messages: the chunk jobs queue each chunk's WeChat batches as soon as the chunk commits (the first "
-    "message leaves ~0.5 s after the send; the whole fan-out used to come first), and the query that creates "
-    "the messages starts from the chunk's accounts (it checked every grant against every inbox row).",
+    "message leaves ~0.5 s after the send), and the query that creates the messages starts from the chunk's "
+    "accounts.",
 )
 
 
