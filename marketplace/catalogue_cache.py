@@ -29,6 +29,7 @@ import functools
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -115,22 +116,27 @@ def _shared_scope_key(version: str, user_id: int) -> str:
 def _scope(version: str, user_id: int, *, load: Callable[[], frozenset[int]] | None) -> frozenset[int] | None:
     """A caller's communities under ``version``: from this process, else from Redis (another process read them), else
     ``load()`` (then kept in both; None without ``load``). Kept under the version, which every membership change
-    replaces, so neither copy can go stale; the lifetime only bounds memory."""
+    replaces; the lifetime bounds memory, and the staleness should a version bump be lost (Redis unreachable at
+    that commit)."""
     pages = cache()
     communities = pages.get(("scope", version, user_id))
     if communities is not None:
         return communities
     key = _shared_scope_key(version, user_id)
     shared = redis_client.call(lambda client: client.get(key), default=None)
-    if shared is not None:
-        communities = frozenset(json.loads(shared))
+    # "<valid until>:<ids>": a copy taken from Redis lives only for what is left of the entry, so no copy outlives
+    # SCOPE_SECONDS from its read in PostgreSQL (should a version bump have been lost while Redis was unreachable).
+    until, _, ids = shared.decode().partition(":") if shared is not None else ("0", "", "")
+    left = float(until) - time.time()
+    if left > 0:
+        communities = frozenset(json.loads(ids))
     elif load is not None:
-        communities = load()
-        value = json.dumps(sorted(communities))
+        communities, left = load(), SCOPE_SECONDS
+        value = f"{time.time() + SCOPE_SECONDS:.0f}:{json.dumps(sorted(communities))}"
         redis_client.call(lambda client: client.set(key, value, ex=int(SCOPE_SECONDS)), default=None)
     else:
         return None
-    pages.put(("scope", version, user_id), communities, SCOPE_SECONDS)
+    pages.put(("scope", version, user_id), communities, left)
     return communities
 
 

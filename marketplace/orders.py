@@ -284,7 +284,7 @@ def place_order(user, data: dict[str, Any]) -> Order:
 
     Seven statements for a one-line order: the buyer, vendor and shared community (one), one conditional
     ``UPDATE`` per product, the order, its lines (one ``INSERT`` for all), its first step, the resident's message
-    (with its audience, push job and the relay's NOTIFY) and the expiry job. A product remembered sold out is refused
+    (delivered to their inbox in that statement, no job) and the expiry job. A product remembered sold out is refused
     after the first, without touching stock (see above). The returned order carries ``steps`` and ``adjustments``
     as ``order_detail`` sets them.
 

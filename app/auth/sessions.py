@@ -182,7 +182,10 @@ def revoke_user_sessions(user_id: int, *, reason: str, keep: str | None = None) 
         account_cache().discard_values(lambda cached_id: cached_id == user_id)
         public_id = db.session.scalar(sa.select(User.public_id).where(User.id == user_id))
         if public_id is not None:
-            forget_account(public_id)  # and no process learns it again from Redis
+            # No process learns the account from Redis again: now, and after the commit (a request in between may
+            # still read the row as active and share it anew).
+            forget_account(public_id)
+            sa.event.listen(db.session(), "after_commit", lambda _session: forget_account(public_id), once=True)
     return revoked
 
 

@@ -1,8 +1,12 @@
-"""``push.send``: record a delivery and its audience in the caller's transaction; fan out in jobs, a chunk each.
+"""``push.send``: record a delivery and its audience in the caller's transaction; fan out in jobs, a chunk each, or
+at once for a few residents.
 
-The request copies the audience (the caller's query or id list, run once inside ``INSERT … SELECT``, never loaded
-into Python) into ``push_audience_chunks``: resident ids in ascending order, ``PUSH_BATCH_SIZE`` to a row, so a
-district of 100,000 residents is a hundred rows. The same statement writes one outbox row per chunk (job ``fan_out``,
+A send to at most ``PUSH_INLINE_AUDIENCE`` resident ids (an order step, a booking …) is fanned out in the caller's
+one statement (``_delivery_fanned_out``: the chunk statement below, fed by the delivery it inserts), with no job.
+
+Otherwise the request copies the audience (the caller's query or id list, run once inside ``INSERT … SELECT``, never
+loaded into Python) into ``push_audience_chunks``: resident ids in ascending order, ``PUSH_BATCH_SIZE`` to a row, so
+a district of 100,000 residents is forty rows. The same statement writes one outbox row per chunk (job ``fan_out``,
 key ``push:fan_out:<delivery>:<chunk>``, inserted set-based). A send to a list of ids is one statement and a NOTIFY;
 a send to a query is two statements (the delivery; its chunks, their jobs and its count) and a NOTIFY.
 
@@ -100,7 +104,7 @@ def send(
     urgent: bool | None = None,
 ) -> SendReceipt:
     """Tell residents something: an inbox row for everyone who can receive for them, plus WeChat and SMS where the
-    event has them. Only records and enqueues (joins the caller's unit of work); jobs do the fan-out.
+    event has them. Joins the caller's unit of work: a few residents are reached in it, more by jobs after it.
 
     :param event: a registered event name (``register_event``).
     :param recipients: resident ids, or a SELECT of one column of resident ids (an audience query: every 低保
@@ -155,6 +159,8 @@ def send(
     with atomic():
         if ids is not None and len(ids) <= current_app.config.get("PUSH_INLINE_AUDIENCE", 20):
             # A few ids (a message about one order, a booking …): delivered in this statement, no job.
+            if values["wechat_data"] is not None and not wechat_configured():
+                log.warning("push %s for %s:%s: WeChat is not configured, subscribe messages skipped", event, *source)
             outside = _outside_params(
                 scope=values["scope"],
                 event=values["event"],

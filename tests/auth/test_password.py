@@ -156,7 +156,7 @@ def test_cli_issue_token_starts_an_audited_session(app, db, make_user):
     user = make_user()
     result = app.test_cli_runner().invoke(args=["auth", "issue-token", user.public_id, "--reason", "压测"])
     assert result.exit_code == 0, result.output
-    token = result.output.strip()
+    token = result.stdout.strip()  # logs (a slow Redis warns) go to stderr
     claims = jwt.decode(token, TEST_SECRETS["SECRET_KEY"], algorithms=["HS256"])
     session = database.session.scalar(sa.select(AuthSession).where(AuthSession.public_id == claims["sid"]))
     assert session.user_id == user.id

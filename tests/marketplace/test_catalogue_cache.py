@@ -2,6 +2,7 @@
 sees (price, shelf, vendor status, the communities served, the resident's memberships) is seen by the next request,
 in this process and in another one sharing the Redis."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -210,7 +211,8 @@ def test_a_callers_communities_are_read_once_and_shared_with_other_processes(
             again = reader.get(f"{M}/products", headers=headers)
         assert again.json == first.json
         assert [s for s in statements if "community_households" in s] == []
-        # Without the shared entry (as before this process first read it), the other process reads them itself.
+        # Without the shared entry, a process that already keeps the caller's communities reads nothing; a new
+        # process (below) reads them once from PostgreSQL.
         for key in redis.scan_iter("marketplace:catalogue:scope:*"):
             redis.delete(key)
         with every_engines_statements() as statements:
@@ -219,3 +221,16 @@ def test_a_callers_communities_are_read_once_and_shared_with_other_processes(
         with extra_app(database_url, redis_url) as third, every_engines_statements() as statements:
             assert third.test_client().get(f"{M}/products", headers=headers).json == first.json
         assert len([s for s in statements if "community_households" in s]) == 1
+
+
+def test_a_shared_set_of_communities_is_trusted_only_for_what_is_left_of_its_lifetime(
+    database_url, redis_url, market, client, auth_header, redis
+):
+    headers = auth_header(market.user)
+    first = client.get(f"{M}/products", headers=headers)
+    (key,) = list(redis.scan_iter("marketplace:catalogue:scope:*"))
+    _until, _, ids = redis.get(key).decode().partition(":")
+    redis.set(key, f"{int(time.time()) - 1}:{ids}", ex=60)  # read from PostgreSQL 61 s ago elsewhere
+    with extra_app(database_url, redis_url) as other, every_engines_statements() as statements:
+        assert other.test_client().get(f"{M}/products", headers=headers).json == first.json
+    assert len([s for s in statements if "community_households" in s]) == 1

@@ -24,8 +24,8 @@ def test_placing_an_order_takes_seven_statements_and_one_more_per_product(
         assert placed.json["adjustments"] == []
         assert placed.json["vendor"] == {"id": market.vendor.public_id, "name": market.vendor.name}
         assert placed.json["created_at"].endswith("+08:00")
-    # The buyer with the vendor; the stock; the order; its lines; its first step; the resident's message with its
-    # audience, its push job and the NOTIFY waking the relay (one statement); the expiry job (due later: no NOTIFY).
+    # The buyer with the vendor; the stock; the order; its lines; its first step; the resident's message, delivered
+    # to their inbox in the same statement (no job); the expiry job (due later: no NOTIFY).
     assert len(counts[1]) == 7, counts[1]
     assert len(counts[2]) == 8
     # Nothing is read back after the order is written.

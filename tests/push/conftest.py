@@ -50,6 +50,13 @@ push.register_event(
 )
 
 
+@pytest.fixture(params=[20, 0], ids=["inline", "by_job"])
+def both_paths(request, app, monkeypatch) -> None:
+    """Run a test with sends to a few residents fanned out in the sender's statement (the default) and, with
+    ``PUSH_INLINE_AUDIENCE`` at 0, by their fan-out job: the two statements share the rules being tested."""
+    monkeypatch.setitem(app.config, "PUSH_INLINE_AUDIENCE", request.param)
+
+
 @pytest.fixture
 def person(make_user) -> Callable:
     """``person(name, account=True, openid=None, phone=None, community=None)`` → (user or None, resident)."""

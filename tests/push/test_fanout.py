@@ -112,6 +112,7 @@ def test_fan_out_to_an_audience_query_writes_exactly_the_right_rows_in_one_state
     }
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_running_a_fan_out_again_writes_nothing_twice(db, tree, person, delegate):
     _user, resident = person("李梅")
     _daughter_user, daughter = person("李梅女儿")
@@ -211,6 +212,7 @@ def test_an_elder_without_an_account_is_reached_through_her_daughters_delegation
     assert push.read_stats(("notice", "heating"))["read"] == 1
 
 
+@pytest.mark.usefixtures("both_paths")
 @pytest.mark.parametrize(
     ("scopes", "status", "expired"),
     [
@@ -234,6 +236,7 @@ def test_a_delegate_without_a_live_notices_delegation_does_not_receive(db, perso
     assert database.session.scalars(sa.select(Unreachable.resident_id)).all() == [elder.id]
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_an_event_with_another_scope_reaches_delegates_holding_that_scope(db, person, delegate):
     _none, elder = person("周爷爷", account=False)
     daughter_user, daughter = person("周女儿")

@@ -1,5 +1,6 @@
 """The inbox: my messages by cursor, the unread count, marking one or all read, and who may see what."""
 
+import pytest
 import sqlalchemy as sa
 
 from app import push
@@ -7,6 +8,9 @@ from app.db import atomic
 from app.extensions import db as database
 from app.push.models import InboxItem
 from tests.push.conftest import fan_out_now
+
+pytestmark = pytest.mark.usefixtures("both_paths")
+
 
 NOTICE = {"title": "通知", "summary": "内容", "published_at": "2026-11-23 09:00"}
 

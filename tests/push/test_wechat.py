@@ -2,6 +2,7 @@
 
 import queue
 
+import pytest
 import sqlalchemy as sa
 
 from app import outbox, push
@@ -11,6 +12,9 @@ from app.outbox import OutboxRow
 from app.push.models import Delivery, InboxItem, Message, MessageStatus, SubscriptionGrant, outbox_key
 from tests.conftest import race
 from tests.push.conftest import NOTICE_TEMPLATE, PICKUP_TEMPLATE, delivery_of, fan_out_now
+
+pytestmark = pytest.mark.usefixtures("both_paths")
+
 
 NOTICE = {"title": "关于冬季供暖的通知", "summary": "11月15日起供暖", "published_at": "2026-11-23 09:00"}
 
