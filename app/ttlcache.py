@@ -15,7 +15,8 @@ from flask import current_app
 
 
 class TTLCache:
-    """key → (value, valid until); emptied when it grows past ``max_entries`` (each caller then reads once more)."""
+    """key → (value, valid until); when full, expired entries are dropped, and if every entry is still live it is
+    emptied (each caller then reads once more)."""
 
     def __init__(self, max_entries: int) -> None:
         self._entries: dict[Hashable, tuple[Any, float]] = {}
@@ -32,10 +33,14 @@ class TTLCache:
     def put(self, key: Hashable, value: Any, seconds: float) -> None:
         if seconds <= 0:
             return
+        now = time.monotonic()
         with self._lock:
             if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[key] = (value, time.monotonic() + seconds)
+                # Full: drop what has expired; only a cache still full of live entries is emptied.
+                self._entries = {k: entry for k, entry in self._entries.items() if entry[1] >= now}
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+            self._entries[key] = (value, now + seconds)
 
     def discard_values(self, matches: Callable[[Any], bool]) -> None:
         """Drop every entry whose value ``matches`` (e.g. an account whose sessions were all revoked)."""
