@@ -212,14 +212,11 @@ def _run_once(user_id: int, key: str, view: Callable, args: tuple, kwargs: dict)
         return unstored.response
 
 
-_BOUND_WAIT = sa.text("SELECT current_setting('lock_timeout'), set_config('lock_timeout', :timeout, true)")
-
-
 @functools.cache
 def _statements() -> tuple[sa.Select, sa.Update]:
-    """The claim (insert the key row, or take over an expired one, restoring ``lock_timeout`` to ``:previous`` in the
-    same statement) and the store of the response: built once, a statement built per request cost more Python than
-    its round trip."""
+    """The claim (insert the key row, or take over an expired one, waiting at most ``:timeout`` behind a duplicate
+    and restoring the usual ``lock_timeout``, in one statement) and the store of the response: built once, a
+    statement built per request cost more Python than its round trip."""
     now = sa.func.now()
     values = {
         "method": sa.bindparam("method", type_=sa.String),
@@ -243,8 +240,15 @@ def _statements() -> tuple[sa.Select, sa.Update]:
         .returning(table.c.id)
         .cte("claim")
     )
-    previous = sa.bindparam("previous", type_=sa.Text)
-    claiming = sa.select(sa.select(claim.c.id).scalar_subquery(), sa.func.set_config("lock_timeout", previous, True))
+    # FROM first: the usual lock_timeout read and the bounded one set (set_config is volatile, so the subquery is
+    # never flattened); then the claim (an InitPlan, run when the target list first needs it); then the restore.
+    bound = sa.select(
+        sa.func.current_setting("lock_timeout").label("previous"),
+        sa.func.set_config("lock_timeout", sa.bindparam("timeout", type_=sa.Text), True).label("bounded"),
+    ).subquery("bound")
+    claiming = sa.select(
+        sa.select(claim.c.id).scalar_subquery(), sa.func.set_config("lock_timeout", bound.c.previous, True)
+    ).select_from(bound)
     store = (
         sa.update(table)
         .where(table.c.id == sa.bindparam("claimed", type_=sa.BigInteger))
@@ -264,16 +268,15 @@ def _claim(session: Session, *, user_id: int, key: str, method: str, path: str, 
     This statement is the guard: a concurrent duplicate's INSERT waits on the unique index until the first
     transaction ends. A SELECT-then-INSERT here would let every duplicate run the view.
     """
-    # Bound the wait behind a running duplicate, and restore the usual lock_timeout in the claiming statement itself
-    # (the scalar subquery runs the INSERT, waits included, before set_config): two round trips, not four.
+    # Bound the wait behind a running duplicate and restore the usual lock_timeout, all in the claiming statement
+    # (one round trip, not four; see ``_statements``).
     wait = current_app.config.get("IDEMPOTENCY_WAIT_SECONDS", DEFAULT_WAIT_SECONDS)
     # At least 1 ms: a lock_timeout of 0 means "wait for ever".
     timeout = f"{max(1, int(wait * 1000))}ms"
-    previous = session.execute(_BOUND_WAIT, {"timeout": timeout}).scalar()
     claiming, _store = _statements()
     params = {"user_id": user_id, "key": key, "method": method, "path": path, "fingerprint": fingerprint}
     try:
-        claimed = session.scalar(claiming, {**params, "previous": previous})
+        claimed = session.scalar(claiming, {**params, "timeout": timeout})
     except OperationalError as error:
         if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
             log.info("idempotency key of user %s still in progress after %ss", user_id, wait)

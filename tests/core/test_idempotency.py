@@ -145,6 +145,18 @@ def test_a_repeat_with_the_same_key_replays_the_first_response(db, client, user,
     assert row.expires_at - row.created_at == timedelta(hours=24)
 
 
+def test_a_key_costs_two_statements_its_claim_with_the_bounded_wait_and_the_stored_answer(
+    db, client, user, signed_in, count_queries
+):
+    headers = signed_in(user)
+    with count_queries() as statements:
+        assert post(client, headers, key="counted", name="计数").status_code == 201
+    keys = [s for s in statements if "core_idempotency_keys" in s]
+    assert len(keys) == 2
+    assert "set_config" in keys[0] and "lock_timeout" in keys[0]  # bound, claimed and restored in one
+    assert [s for s in statements if "lock_timeout" in s] == keys[:1]
+
+
 def test_json_key_order_and_spacing_do_not_change_the_fingerprint(db, client, user, signed_in):
     headers = {**signed_in(user), "Idempotency-Key": "k", "Content-Type": "application/json"}
     first = client.post(f"{PREFIX}/boxes/a/things", data='{"name": "乙", "note": "x"}', headers=headers)
