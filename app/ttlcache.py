@@ -15,7 +15,7 @@ from flask import current_app
 
 
 class TTLCache:
-    """key → (value, valid until); when full, expired entries are dropped, and if every entry is still live it is
+    """key → (value, valid until); when full, expired entries are dropped, and if more than half are still live it is
     emptied (each caller then reads once more)."""
 
     def __init__(self, max_entries: int) -> None:
@@ -36,9 +36,11 @@ class TTLCache:
         now = time.monotonic()
         with self._lock:
             if len(self._entries) >= self.max_entries:
-                # Full: drop what has expired; only a cache still full of live entries is emptied.
+                # Full: drop what has expired; a cache still more than half full of live entries is emptied, so that
+                # the next pass over it is at least max_entries / 2 puts away (a cache that stayed nearly full made
+                # a pass on nearly every put).
                 self._entries = {k: entry for k, entry in self._entries.items() if entry[1] >= now}
-                if len(self._entries) >= self.max_entries:
+                if len(self._entries) > self.max_entries // 2:
                     self._entries.clear()
             self._entries[key] = (value, now + seconds)
 

@@ -33,9 +33,11 @@ def test_a_full_cache_drops_expired_entries_and_keeps_live_ones(clock):
     assert (cache.get("scope"), cache.get("new")) == (2, 4)
 
 
-def test_a_cache_full_of_live_entries_is_emptied(clock):
-    cache = TTLCache(max_entries=2)
-    cache.put("a", 1, 60)
-    cache.put("b", 2, 60)
-    cache.put("c", 3, 60)
-    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, None, 3)
+def test_a_cache_still_more_than_half_full_of_live_entries_is_emptied(clock):
+    cache = TTLCache(max_entries=4)
+    for key in "abc":
+        cache.put(key, key, 60)
+    cache.put("gone", 0, 1)
+    clock[0] = 102.0  # one expired, three (more than half) still live
+    cache.put("e", "e", 60)
+    assert [cache.get(key) for key in "abce"] == [None, None, None, "e"]
