@@ -299,7 +299,7 @@ def write(results, path: Path, *, seconds: int, connections: int, scale: float) 
             )
             add("")
             add(HEADER)
-            add(_row(during, loads.get("ceiling read")))
+            add(_row(during))  # paced, not a load: no ratio to a ceiling
     if sub:
         add("")
         add(
