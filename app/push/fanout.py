@@ -159,17 +159,7 @@ def send(
     with atomic():
         if ids is not None and len(ids) <= current_app.config.get("PUSH_INLINE_AUDIENCE", 20):
             # A few ids (a message about one order, a booking …): delivered in this statement, no job.
-            if values["wechat_data"] is not None and not wechat_configured():
-                log.warning("push %s for %s:%s: WeChat is not configured, subscribe messages skipped", event, *source)
-            outside = _outside_params(
-                scope=values["scope"],
-                event=values["event"],
-                urgent=values["urgent"],
-                wechat_data=values["wechat_data"],
-                template_id=values["wechat_template_id"],
-                sms=values["sms_template"] is not None,
-                now=utcnow(),
-            )
+            outside = _outside_params(values, now=utcnow(), about=f"{event} for {source_kind}:{source_id}")
             created = db.session.execute(
                 _delivery_fanned_out(), {**values, **outside, "public_id": new_public_id(), "ids": ids}
             ).one_or_none()
@@ -472,21 +462,23 @@ FROM delivery d"""  # noqa: S608
     return sa.text(statement).bindparams(*typed)
 
 
-def _outside_params(
-    *, scope: str, event: str, urgent: bool, wechat_data: Any, template_id: str | None, sms: bool, now: datetime
-) -> dict[str, Any]:
-    """The parameters of ``_FAN_OUT`` that say which outside messages to write and how to queue them."""
+def _outside_params(delivery: Mapping[str, Any], *, now: datetime, about: str) -> dict[str, Any]:
+    """The parameters of ``_FAN_OUT`` that say which outside messages to write and how to queue them, from a
+    delivery's columns (``_DELIVERY_COLUMNS``: the values ``send`` inserts, or a ``Delivery`` row's); ``about`` names
+    the send in the warning logged when WeChat is not configured."""
     config = current_app.config
-    wechat = wechat_data is not None and wechat_configured()
+    wechat = delivery["wechat_data"] is not None and wechat_configured()
+    if delivery["wechat_data"] is not None and not wechat:
+        log.warning("push %s: WeChat is not configured, subscribe messages skipped", about)
     spec = outbox.registered_jobs()[channels.send_message.job_name]
     return {
-        "scope": scope,
-        "event": event,
+        "scope": delivery["scope"],
+        "event": delivery["event"],
         "now": now,
-        "sms_due": channels.sms_due_at(now, urgent=urgent),
+        "sms_due": channels.sms_due_at(now, urgent=delivery["urgent"]),
         "wechat": wechat,
-        "template_id": template_id,
-        "sms": sms,
+        "template_id": delivery["wechat_template_id"],
+        "sms": delivery["sms_template"] is not None,
         "job": spec.name,
         "wechat_job": channels.send_wechat_batch.job_name,
         "wechat_batch": max(1, int(config.get("PUSH_WECHAT_BATCH", channels.DEFAULT_WECHAT_BATCH))),
@@ -509,17 +501,8 @@ def fan_out_batches(delivery: Delivery, *, chunks: Iterable[int] | None = None, 
         chunks = db.session.scalars(
             sa.select(AudienceChunk.chunk).where(AudienceChunk.delivery_id == delivery.id).order_by(AudienceChunk.chunk)
         ).all()
-    params = _outside_params(
-        scope=delivery.scope,
-        event=delivery.event,
-        urgent=delivery.urgent,
-        wechat_data=delivery.wechat_data,
-        template_id=delivery.wechat_template_id,
-        sms=delivery.sms_template is not None,
-        now=now or utcnow(),
-    )
-    if delivery.wechat_data is not None and not params["wechat"]:
-        log.warning("push delivery %s: WeChat is not configured, subscribe messages skipped", delivery.id)
+    columns = {name: getattr(delivery, name) for name in _DELIVERY_COLUMNS}
+    params = _outside_params(columns, now=now or utcnow(), about=f"delivery {delivery.id}")
     params["delivery_id"] = delivery.id
     totals = {"chunks": 0, "taken": 0, "inbox": 0, "unreachable": 0, "messages": 0, "jobs": 0}
     for chunk in chunks:
