@@ -58,3 +58,24 @@ class TTLCache:
 def app_cache(name: str, max_entries: int) -> TTLCache:
     """The current app's cache called ``name``."""
     return current_app.extensions.setdefault(f"linli_{name}_cache", TTLCache(max_entries))
+
+
+# --- entries shared between processes through Redis -------------------------------------------------------------
+
+
+def share(key: str, value: str, seconds: float) -> None:
+    """Keep ``value`` under ``key`` in Redis for ``seconds`` as ``<valid until>:<value>``, so that another process
+    copies it only for what is left of those seconds (best effort: Redis unreachable, nothing is shared)."""
+    from app.extensions import redis_client
+
+    entry = f"{time.time() + seconds:.0f}:{value}"
+    redis_client.call(lambda client: client.set(key, entry, ex=int(seconds)), default=None)
+
+
+def shared(raw: bytes | None) -> tuple[str, float] | None:
+    """(value, seconds left) of an entry ``share`` wrote, as read from Redis; None when absent or expired."""
+    if raw is None:
+        return None
+    until, _, value = raw.decode().partition(":")
+    left = float(until or 0) - time.time()
+    return (value, left) if left > 0 else None

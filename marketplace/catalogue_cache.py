@@ -29,7 +29,6 @@ import functools
 import json
 import logging
 import secrets
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -40,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db, redis_client
 from app.ratelimit import hit_and_read
-from app.ttlcache import TTLCache, app_cache
+from app.ttlcache import TTLCache, app_cache, share, shared
 
 log = logging.getLogger(__name__)
 
@@ -123,17 +122,14 @@ def _scope(version: str, user_id: int, *, load: Callable[[], frozenset[int]] | N
     if communities is not None:
         return communities
     key = _shared_scope_key(version, user_id)
-    shared = redis_client.call(lambda client: client.get(key), default=None)
-    # "<valid until>:<ids>": a copy taken from Redis lives only for what is left of the entry, so no copy outlives
-    # SCOPE_SECONDS from its read in PostgreSQL (should a version bump have been lost while Redis was unreachable).
-    until, _, ids = shared.decode().partition(":") if shared is not None else ("0", "", "")
-    left = float(until) - time.time()
-    if left > 0:
-        communities = frozenset(json.loads(ids))
+    # A copy taken from Redis lives only for what is left of the entry, so no copy outlives SCOPE_SECONDS from its
+    # read in PostgreSQL (should a version bump have been lost while Redis was unreachable).
+    entry = shared(redis_client.call(lambda client: client.get(key), default=None))
+    if entry is not None:
+        communities, left = frozenset(json.loads(entry[0])), entry[1]
     elif load is not None:
         communities, left = load(), SCOPE_SECONDS
-        value = f"{time.time() + SCOPE_SECONDS:.0f}:{json.dumps(sorted(communities))}"
-        redis_client.call(lambda client: client.set(key, value, ex=int(SCOPE_SECONDS)), default=None)
+        share(key, json.dumps(sorted(communities)), SCOPE_SECONDS)
     else:
         return None
     pages.put(("scope", version, user_id), communities, left)

@@ -19,7 +19,8 @@ from sqlalchemy.orm.util import identity_key
 from app.db import utcnow
 from app.errors import Forbidden, Unauthenticated
 from app.extensions import db, redis_client
-from app.ttlcache import TTLCache, app_cache
+from app.ttlcache import TTLCache, app_cache, share
+from app.ttlcache import shared as shared_entry
 
 #: The longest an access token lives; ``ACCESS_TOKEN_MINUTES`` may shorten it, never lengthen it.
 ACCESS_TOKEN_TTL = timedelta(minutes=10)
@@ -79,10 +80,8 @@ def account_key(public_id: str) -> str:
 
 
 def share_account(public_id: str, user_id: int) -> None:
-    """Share an account just read as active (``<id>:<valid until>``, see ``_signed_in_user``); best effort."""
-    entry = f"{user_id}:{time.time() + ACCOUNT_CACHE_SECONDS:.0f}"
-    seconds = int(ACCOUNT_CACHE_SECONDS)
-    redis_client.call(lambda client: client.set(account_key(public_id), entry, ex=seconds), default=None)
+    """Share an account just read as active (see ``_signed_in_user``); best effort."""
+    share(account_key(public_id), str(user_id), ACCOUNT_CACHE_SECONDS)
 
 
 def forget_account(public_id: str) -> None:
@@ -100,14 +99,12 @@ def _signed_in_user(public_id: str, shared: bytes | None = None):
     from app.accounts.models import User
 
     user_id = account_cache().get(public_id)
-    if user_id is None and shared is not None:
-        # "<id>:<valid until>": kept here only for what is left of the entry's lifetime, so an account is never
-        # trusted longer than ACCOUNT_CACHE_SECONDS after it was read from PostgreSQL.
-        cached_id, _, until = shared.decode().partition(":")
-        left = float(until or 0) - time.time()
-        if left > 0:
-            user_id = int(cached_id)
-            account_cache().put(public_id, user_id, left)
+    entry = shared_entry(shared) if user_id is None else None
+    if entry is not None:
+        # Kept here only for what is left of the entry's lifetime, so an account is never trusted longer than
+        # ACCOUNT_CACHE_SECONDS after it was read from PostgreSQL.
+        user_id = int(entry[0])
+        account_cache().put(public_id, user_id, entry[1])
     if user_id is None:
         user_id = db.session.scalar(sa.select(User.id).where(User.public_id == public_id, User.is_active))
         if user_id is None:

@@ -121,7 +121,7 @@ def test_a_shared_account_entry_is_trusted_only_for_what_is_left_of_its_lifetime
     tokens = sign_in(user)
     headers = bearer(tokens.access_token)
     account_cache().clear()
-    redis.set(account_key(user.public_id), f"{user.id}:{int(time.time()) - 1}", ex=60)  # read 61 s ago elsewhere
+    redis.set(account_key(user.public_id), f"{int(time.time()) - 1}:{user.id}", ex=60)  # read 61 s ago elsewhere
     with count_queries() as statements:
         assert client.get(SESSIONS, headers=headers).status_code == 200
     assert len(account_reads(statements)) == 1
