@@ -23,7 +23,7 @@ without a birth date has no age: they match no age or 高龄 condition (so ``not
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
@@ -306,17 +306,27 @@ def _compile(node: dict, on: date) -> sa.ColumnElement[bool]:
     raise AudienceInvalid("未知的条件", details={"key": key})
 
 
-def resident_ids(region_id: int, spec: Mapping[str, Any] | None, *, on: date | None = None) -> sa.Select:
+def resident_ids(
+    region_id: int,
+    spec: Mapping[str, Any] | None,
+    *,
+    on: date | None = None,
+    communities: Collection[int] | None = None,
+) -> sa.Select:
     """The audience as ``SELECT accounts_residents.id …`` (one column, one statement), for ``push.send`` to run
     inside its ``INSERT … SELECT``: residents of the region's communities (active memberships), not erased, for
     whom the expression holds.
 
     :param on: the business date ages and 高龄 are judged on (today by default).
+    :param communities: the region's communities (``app.community.scope.community_ids_under``), for a large
+        audience: given as values, PostgreSQL estimates the residents they hold (100,000 for a district) and hashes
+        the memberships; from the recursive region query inside the statement it estimated 500 and looked each
+        resident up by index (0.6 s instead of 0.4 s for a district). None: the region query is part of the
+        statement (one statement in all).
     """
     on = on or today()
-    query = sa.select(Resident.id).where(
-        Resident.erased_at.is_(None), _member_where(Household.community_id.in_(_communities_under(region_id)))
-    )
+    under = _communities_under(region_id) if communities is None else sorted(communities)
+    query = sa.select(Resident.id).where(Resident.erased_at.is_(None), _member_where(Household.community_id.in_(under)))
     expression = expression_of(spec)
     if expression is not None:
         query = query.where(_compile(expression, on))

@@ -28,6 +28,7 @@ from app.api import keyset_page
 from app.auth.scopes import ACTIONS, assignments_of, authorize, can, community_ids_for, register_action
 from app.community.errors import RegionNotFound
 from app.community.models import Building, Estate, Household, Region, Unit
+from app.community.scope import community_ids_under
 from app.community.services import get_region
 from app.db import atomic, utcnow
 from app.extensions import db
@@ -62,7 +63,9 @@ push.register_event(
 AUDIENCE = "notices.audience"
 push.register_audience(
     AUDIENCE,
-    lambda region_id, audience_spec, on: audience.resident_ids(region_id, audience_spec, on=date.fromisoformat(on)),
+    lambda region_id, audience_spec, on: audience.resident_ids(
+        region_id, audience_spec, on=date.fromisoformat(on), communities=community_ids_under(region_id)
+    ),
 )
 
 

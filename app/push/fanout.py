@@ -546,6 +546,10 @@ def _finish(delivery_id: int, chunks: int) -> None:
     )
 
 
+#: work_mem while an audience is copied (a constant, never input).
+_SNAPSHOT_WORK_MEM = "32MB"
+
+
 @outbox.job(queue="push", timeout=600)
 def snapshot_audience(delivery_id: int, name: str, args: dict[str, Any]) -> None:
     """Copy an ``Audience`` into the delivery's chunks, enqueue their fan-out jobs and count it; once only (the
@@ -557,6 +561,9 @@ def snapshot_audience(delivery_id: int, name: str, args: dict[str, Any]) -> None
         return
     job = outbox.registered_jobs()[fan_out.job_name]
     chunking = {"batch_size": _batch_size(), "job": job.name, "queue": job.queue, "delivery_id": delivery_id}
+    # The copy sorts the audience twice (id order, then chunks): for a district, 100,000 rows that spilled to disk
+    # under the default 4 MB (0.4 s → 0.26 s with this). For this transaction only.
+    db.session.execute(sa.text(f"SET LOCAL work_mem = '{_SNAPSHOT_WORK_MEM}'"))
     audience = db.session.execute(_audience_of_query(_audiences[name](**args)), chunking).scalar_one()
     log.info("push delivery %s: audience %s copied, %s residents", delivery_id, name, audience)
 

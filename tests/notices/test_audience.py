@@ -82,6 +82,21 @@ def test_low_income_and_elderly_resolve_to_exactly_the_direct_query(generated, m
     assert len(expected) > 20  # the data exercises the rule
 
 
+def test_the_communities_given_as_values_resolve_to_the_same_residents(generated):
+    """The job's form (the region's communities read first, as values) and the one-statement form agree."""
+    from app.community.scope import community_ids_under
+
+    tree = generated
+    spec = audience.normalize(tree.street, {"tags": ["low_income"]})
+    communities = community_ids_under(tree.street.id)
+    assert communities == {tree.a.id, tree.b.id}
+    given = _ids(audience.resident_ids(tree.street.id, spec, communities=communities))
+    assert given == _ids(audience.resident_ids(tree.street.id, spec)) == _direct(tree, _LOW_INCOME)
+    only_a = _ids(audience.resident_ids(tree.street.id, None, communities=[tree.a.id]))
+    assert only_a == _direct(tree, "true", [tree.building_a.id])
+    assert _ids(audience.resident_ids(tree.street.id, None, communities=[])) == set()
+
+
 def test_elderly_alone_is_computed_from_the_birth_date(generated):
     tree = generated
     resolved = _ids(audience.resident_ids(tree.street.id, audience.normalize(tree.street, {"tags": ["elderly"]})))
