@@ -161,10 +161,10 @@ def _reserve_statements() -> tuple[sa.Update, sa.Select]:
     return take, why
 
 
-def _reserve(vendor_id: int, product_public_id: str, quantity: int) -> dict[str, Any]:
+def _reserve(vendor: Vendor, product_public_id: str, quantity: int) -> dict[str, Any]:
     """Take ``quantity`` from a product's stock in one conditional UPDATE, or raise why not."""
     take, why = _reserve_statements()
-    params = {"reserve_product": product_public_id, "reserve_vendor": vendor_id, "reserve_quantity": quantity}
+    params = {"reserve_product": product_public_id, "reserve_vendor": vendor.id, "reserve_quantity": quantity}
     row = db.session.execute(take, params).mappings().one_or_none()
     if row is not None:
         return dict(row)
@@ -174,7 +174,7 @@ def _reserve(vendor_id: int, product_public_id: str, quantity: int) -> dict[str,
     if not found.on_shelf:
         raise ProductUnavailable(details={"product_id": product_public_id})
     if found.stock == 0:
-        _remember_sold_out(vendor_id, product_public_id)
+        _remember_sold_out(vendor.public_id, product_public_id)
     raise StockInsufficient(details={"product_id": product_public_id, "requested": quantity, "available": found.stock})
 
 
@@ -183,25 +183,29 @@ def _reserve(vendor_id: int, product_public_id: str, quantity: int) -> dict[str,
 # statement every 2 seconds, not 900 × 3). Stock given back or added in that time (an unpaid order expiring, the
 # vendor restocking) can be bought once the mark lapses, at most that many seconds later; nothing is ever sold that
 # is not in stock, since only the conditional UPDATE above takes stock. Redis down: every buyer goes to PostgreSQL.
+# The mark is keyed by the public ids the request names, so a buyer ordering for themself is refused before any
+# statement (their resident and the vendor are not read): a sold-out product then answers 409 even to a caller the
+# vendor does not serve, who learns only that it is sold out. An order for another resident reads the delegation
+# first (403 without its scope).
 
 
-def _sold_out_key(vendor_id: int, product_public_id: str) -> str:
-    return f"linli:marketplace:sold-out:{vendor_id}:{product_public_id}"
+def _sold_out_key(vendor_public_id: str, product_public_id: str) -> str:
+    return f"linli:marketplace:sold-out:{vendor_public_id}:{product_public_id}"
 
 
-def _remember_sold_out(vendor_id: int, product_public_id: str) -> None:
+def _remember_sold_out(vendor_public_id: str, product_public_id: str) -> None:
     seconds = current_app.config.get("MARKETPLACE_SOLD_OUT_SECONDS", 2)
     if seconds > 0:
-        key = _sold_out_key(vendor_id, product_public_id)
+        key = _sold_out_key(vendor_public_id, product_public_id)
         redis_client.call(lambda client: client.set(key, 1, ex=seconds), default=None)
 
 
-def _refuse_if_seen_sold_out(vendor_id: int, quantities: dict[str, int]) -> None:
+def _refuse_if_seen_sold_out(vendor_public_id: str, quantities: dict[str, int]) -> None:
     """Raise the 409 a reservation would, for the first product remembered sold out (see above)."""
     if not current_app.config.get("MARKETPLACE_SOLD_OUT_SECONDS", 2):
         return
     products = sorted(quantities)
-    keys = [_sold_out_key(vendor_id, product) for product in products]
+    keys = [_sold_out_key(vendor_public_id, product) for product in products]
     marks = redis_client.call(lambda client: client.mget(keys), default=None) or []
     for product, mark in zip(products, marks, strict=False):
         if mark is not None:
@@ -285,25 +289,28 @@ def place_order(user, data: dict[str, Any]) -> Order:
     Seven statements for a one-line order: the buyer, vendor and shared community (one), one conditional
     ``UPDATE`` per product, the order, its lines (one ``INSERT`` for all), its first step, the resident's message
     (delivered to their inbox in that statement, no job) and the expiry job. A product remembered sold out is refused
-    after the first, without touching stock (see above). The returned order carries ``steps`` and ``adjustments``
-    as ``order_detail`` sets them.
+    without touching stock, before any statement for one's own order, after the delegation for another's (see
+    above). The returned order carries ``steps`` and ``adjustments`` as ``order_detail`` sets them.
 
     :raises StockInsufficient: a product has fewer units left than asked (nothing is reserved then).
     """
+    window_start, window_end = data.get("window_start"), data.get("window_end")
+    if window_start and window_end and window_end <= window_start:
+        raise ValidationFailed(details={"fields": {"window_end": ["送达时段结束须晚于开始"]}})
+    quantities: dict[str, int] = {}
+    for line in data["lines"]:
+        quantities[line["product_id"]] = quantities.get(line["product_id"], 0) + line["quantity"]
     with _shown_as_written(), atomic():
+        if not data.get("for_resident_id"):
+            _refuse_if_seen_sold_out(data["vendor_id"], quantities)
         resident_id, vendor, community_id = _buyer_and_vendor(user, data)
         if vendor.status is not VendorStatus.approved:
             raise VendorNotOpen(details={"status": vendor.status.value})
         if community_id is None:
             raise CommunityNotServed()
-        window_start, window_end = data.get("window_start"), data.get("window_end")
-        if window_start and window_end and window_end <= window_start:
-            raise ValidationFailed(details={"fields": {"window_end": ["送达时段结束须晚于开始"]}})
-        quantities: dict[str, int] = {}
-        for line in data["lines"]:
-            quantities[line["product_id"]] = quantities.get(line["product_id"], 0) + line["quantity"]
-        _refuse_if_seen_sold_out(vendor.id, quantities)
-        reserved = [(pid, q, _reserve(vendor.id, pid, q)) for pid, q in sorted(quantities.items())]
+        if data.get("for_resident_id"):
+            _refuse_if_seen_sold_out(vendor.public_id, quantities)
+        reserved = [(pid, q, _reserve(vendor, pid, q)) for pid, q in sorted(quantities.items())]
         now = utcnow()
         order = Order(
             vendor_id=vendor.id,

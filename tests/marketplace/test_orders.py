@@ -84,11 +84,14 @@ def test_a_product_found_sold_out_is_refused_from_redis_until_the_mark_lapses(
     first = place(market.user, market.vendor, [(market.pork, 1)])
     assert (first.status_code, first.json["code"], first.json["details"]["available"]) == (409, "stock_insufficient", 0)
     set_stock(market.pork, 3)  # the vendor restocks at once
+    _loaded = (market.vendor.public_id, market.cabbage.public_id, market.pork.public_id)  # the test's reads
     with count_queries() as statements:
         late = place(market.user, market.vendor, [(market.cabbage, 1), (market.pork, 1)])
     assert (late.status_code, late.json["code"]) == (409, "stock_insufficient")
     assert late.json["details"] == {"product_id": market.pork.public_id, "requested": 1, "available": 0}
     assert not [s for s in statements if s.startswith("UPDATE marketplace_products")]  # no stock row touched
+    # Ordering for oneself, a late buyer's resident and the vendor are not even read.
+    assert not [s for s in statements if "marketplace_vendors" in s or "accounts_residents" in s]
     assert (stock_of(market.cabbage), stock_of(market.pork)) == (20, 3)
     time.sleep(1.1)
     after = place(market.user, market.vendor, [(market.pork, 1)])
@@ -268,6 +271,23 @@ def test_a_delegation_without_marketplace_scope_is_refused(market, tree, make_re
     unknown = place(stranger_user, market.vendor, [(market.cabbage, 1)], for_resident_id=elder.public_id)
     assert unknown.status_code == 404
     assert stock_of(market.cabbage) == 20
+
+
+def test_a_sold_out_product_still_answers_403_to_a_delegate_without_the_scope(
+    app, market, tree, make_resident, join, place
+):
+    set_stock(market.pork, 0)
+    assert place(market.user, market.vendor, [(market.pork, 1)]).status_code == 409  # remembered sold out
+    _none, elder = make_resident("王奶奶", account=False, sequence="981")
+    join(elder, tree.rooms_a["102"])
+    son_user, son = make_resident("王儿子", sequence="961")
+    delegate(son, elder, ["bills"])
+    refused = place(son_user, market.vendor, [(market.pork, 1)], for_resident_id=elder.public_id)
+    assert (refused.status_code, refused.json["code"]) == (403, "delegation_denied")
+    daughter_user, daughter = make_resident("王女儿", sequence="971")
+    delegate(daughter, elder, ["marketplace"])
+    late = place(daughter_user, market.vendor, [(market.pork, 1)], for_resident_id=elder.public_id)
+    assert (late.status_code, late.json["code"], late.json["details"]["available"]) == (409, "stock_insufficient", 0)
 
 
 def test_others_see_404_for_an_order(market, place, make_resident, make_user, api, make_staff, tree):
