@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import Response, request, send_file
 from flask.views import MethodView
-from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
-from app.api import Blueprint
+from app.api import Blueprint, Parser
 from app.auth import current_user, require
 from app.files import services
 from app.files.models import StoredFile
@@ -32,7 +31,7 @@ _CONTENT_DOC = {
 }
 
 
-class _MultipartParser(FlaskParser):
+class _MultipartParser(Parser):
     """Reads ``location="files"`` as the whole multipart body, file parts and plain fields together.
 
     webargs reads ``files`` and ``form`` apart, and flask-smorest documents only one request body per view, so

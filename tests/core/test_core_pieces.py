@@ -121,3 +121,60 @@ def test_domain_settings_are_parsed_from_the_environment():
     assert (config.MARKETPLACE_UNPAID_MINUTES, config.FEES_REMINDER_INTERVAL_DAYS) == (30, 3)
     with pytest.raises(ConfigError, match="PAYMENTS_DEFAULT_TTL_MINUTES"):
         Config.from_env({"PAYMENTS_DEFAULT_TTL_MINUTES": "0"})
+
+
+def test_a_views_schema_is_made_once_and_each_request_still_gets_its_own_answer():
+    """The parser keeps one instance of each argument schema (webargs made one per request): requests in parallel
+    threads each get their own data or their own 422, never another's."""
+    import threading
+
+    import marshmallow as ma
+    from flask import Flask
+    from flask.views import MethodView
+
+    from app.api import Api, Blueprint, Schema
+
+    class Line(Schema):
+        sku = ma.fields.String(required=True)
+        quantity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+
+    class Basket(Schema):
+        owner = ma.fields.String(required=True)
+        lines = ma.fields.List(ma.fields.Nested(Line), required=True)
+
+    app = Flask("parser-test")
+    app.config.update(API_TITLE="t", API_VERSION="1", OPENAPI_VERSION="3.0.3")
+    api = Api(app)
+    blp = Blueprint("baskets", __name__, url_prefix="/baskets")
+
+    @blp.route("")
+    class Baskets(MethodView):
+        @blp.arguments(Basket)
+        @blp.response(200)
+        def post(self, data):
+            return {"owner": data["owner"], "total": sum(line["quantity"] for line in data["lines"])}
+
+    api.register_blueprint(blp)
+    answers: dict[int, tuple[int, dict]] = {}
+
+    def call(n: int) -> None:
+        quantity = n if n % 3 else 0  # every third is refused
+        body = {"owner": f"o{n}", "lines": [{"sku": "a", "quantity": quantity}, {"sku": "b", "quantity": 1}]}
+        response = app.test_client().post("/baskets", json=body)
+        answers[n] = (response.status_code, response.get_json())
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(1, 61)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for n, (status, body) in answers.items():
+        if n % 3:
+            assert (status, body) == (200, {"owner": f"o{n}", "total": n + 1})
+        else:
+            assert status == 422
+            assert body["code"] == "validation_failed"
+            assert body["details"]["fields"]["json"] == {
+                "lines": {"0": {"quantity": ["Must be greater than or equal to 1."]}}
+            }
+    assert [type(schema) for schema in Blueprint.ARGUMENTS_PARSER._instances.values()].count(Basket) == 1
