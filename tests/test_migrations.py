@@ -18,3 +18,71 @@ def test_autogenerate_finds_no_drift(app):
     with database.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), database.metadata)
     assert diff == []
+
+
+def test_the_push_chunks_migration_refuses_to_downgrade_while_an_audience_is_still_to_be_copied(
+    server_urls, redis_url, worker_id, capfd
+):
+    """a4d2f6c8e1b3's downgrade: refused (and nothing changed) while a snapshot_audience job waits, since the code
+    before it has no such job and the notice would reach nobody; once the job has run, the inbox gets its foreign
+    keys back, and upgrading again reaches head. On a database of its own, built from zero."""
+    import os
+
+    import pytest
+    import sqlalchemy as sa
+    from flask_migrate import downgrade, upgrade
+
+    from tests.conftest import extra_app
+
+    base = sa.engine.make_url(server_urls["database"])
+    name = f"linli_migrate_{worker_id}_{os.getpid()}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        with extra_app(url, redis_url):
+            upgrade(revision="heads")
+            with database.engine.begin() as connection:
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO core_outbox (job, args, queue, key, status, attempts)"
+                        " VALUES ('app.push.fanout.snapshot_audience', '[1, \"notices.audience\", {}]', 'push',"
+                        " 'push:audience:1', 'pending', 0)"
+                    )
+                )
+
+            def state(connection) -> tuple[str, set[str]]:
+                revision = connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
+                keys = set(
+                    connection.scalars(
+                        sa.text("SELECT conname FROM pg_constraint WHERE conrelid = 'push_inbox'::regclass")
+                    )
+                )
+                return revision, keys
+
+            with database.engine.connect() as connection:
+                before = state(connection)
+            with pytest.raises(SystemExit):  # flask-migrate logs the migration's error and exits
+                downgrade(revision="e2b9c4d7f1a3")
+            assert "1 notice audience(s) still to be copied" in capfd.readouterr().err
+            with database.engine.connect() as connection:
+                assert state(connection) == before  # nothing half-done
+            assert before[0] == "a4d2f6c8e1b3"
+            assert "fk_push_inbox_user_id_accounts_users" not in before[1]
+
+            with database.engine.begin() as connection:
+                connection.execute(sa.text("UPDATE core_outbox SET status = 'done' WHERE key = 'push:audience:1'"))
+            downgrade(revision="e2b9c4d7f1a3")
+            with database.engine.connect() as connection:
+                revision, keys = state(connection)
+            assert revision == "e2b9c4d7f1a3"
+            assert {"fk_push_inbox_user_id_accounts_users", "fk_push_inbox_resident_id_accounts_residents"} <= keys
+            upgrade(revision="heads")
+            with database.engine.connect() as connection:
+                assert state(connection) == before
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
