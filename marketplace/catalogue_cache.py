@@ -108,28 +108,40 @@ def browsing_scope(user) -> frozenset[int]:
     return frozenset(db.session.execute(_scope_query(), {"user_id": user.id}).scalars())
 
 
-def _shared_scope_key(version: str, user_id: int) -> str:
-    return f"marketplace:catalogue:scope:{version}:{user_id}"
+def _shared_scope_key(user_id: int) -> str:
+    """The caller's communities shared between processes, as ``<version>|<JSON ids>`` (``share``'s value): one key
+    per account, read in the early answer's round trip with the version, and trusted only under that version."""
+    return f"marketplace:catalogue:scope:{user_id}"
 
 
-def _scope(version: str, user_id: int, *, load: Callable[[], frozenset[int]] | None) -> frozenset[int] | None:
-    """A caller's communities under ``version``: from this process, else from Redis (another process read them), else
-    ``load()`` (then kept in both; None without ``load``). Kept under the version, which every membership change
-    replaces; the lifetime bounds memory, and the staleness should a version bump be lost (Redis unreachable at
-    that commit)."""
+#: The shared-scope entry :func:`early_answer` read (WSGI environ; ``b""`` when absent), so the view reads it no
+#: second time.
+_SCOPE_READ = "linli.catalogue.scope"
+
+
+def _scope(
+    version: str, user_id: int, *, load: Callable[[], frozenset[int]] | None, raw: bytes | None = None
+) -> frozenset[int] | None:
+    """A caller's communities under ``version``: from this process, else from Redis (another process read them:
+    ``raw`` when the caller already read the entry, else one ``GET``), else ``load()`` (then kept in both; None
+    without ``load``). Kept under the version, which every membership change replaces; the lifetime bounds memory,
+    and the staleness should a version bump be lost (Redis unreachable at that commit)."""
     pages = cache()
     communities = pages.get(("scope", version, user_id))
     if communities is not None:
         return communities
-    key = _shared_scope_key(version, user_id)
+    key = _shared_scope_key(user_id)
+    if raw is None:
+        raw = redis_client.call(lambda client: client.get(key), default=None)
     # A copy taken from Redis lives only for what is left of the entry, so no copy outlives SCOPE_SECONDS from its
     # read in PostgreSQL (should a version bump have been lost while Redis was unreachable).
-    entry = shared(redis_client.call(lambda client: client.get(key), default=None))
-    if entry is not None:
-        communities, left = frozenset(json.loads(entry[0])), entry[1]
+    entry = shared(raw or None)
+    written_under, _, ids = entry[0].partition("|") if entry is not None else ("", "", "")
+    if entry is not None and written_under == version:
+        communities, left = frozenset(json.loads(ids)), entry[1]
     elif load is not None:
         communities, left = load(), SCOPE_SECONDS
-        share(key, json.dumps(sorted(communities)), SCOPE_SECONDS)
+        share(key, f"{version}|{json.dumps(sorted(communities))}", SCOPE_SECONDS)
     else:
         return None
     pages.put(("scope", version, user_id), communities, left)
@@ -148,7 +160,7 @@ def cached_json(user, build: Callable[[frozenset[int]], Any], args: Mapping[str,
     if version is None:
         return _response(build(browsing_scope(user)))
     pages = cache()
-    communities = _scope(version, user.id, load=lambda: browsing_scope(user))
+    communities = _scope(version, user.id, load=lambda: browsing_scope(user), raw=request.environ.get(_SCOPE_READ))
     key = _page_key(version, communities)
     body = pages.get(key)
     if body is None:
@@ -187,7 +199,7 @@ def early_answer() -> Response | tuple | None:
     if revoked:  # the usual path answers 401 (and the limiter counts it by address)
         return None
     guard = {} if revoked is False else {"present": READY_KEY, "absent": revoked_key(sid)}
-    counted = hit_and_read(user_id, [VERSION_KEY], **guard)
+    counted = hit_and_read(user_id, [VERSION_KEY, _shared_scope_key(user_id)], **guard)
     if counted is None or counted.guarded:  # Redis unreachable, or revoked / not ready: nothing was counted
         return None
     if revoked is None:  # as ``is_revoked`` remembers a "not revoked" from a ready Redis
@@ -199,8 +211,9 @@ def early_answer() -> Response | tuple | None:
         return None
     version = token.decode()
     request.environ[_VERSION_READ] = version
+    request.environ[_SCOPE_READ] = counted.values[1] or b""
     pages = cache()
-    communities = _scope(version, user_id, load=None)
+    communities = _scope(version, user_id, load=None, raw=request.environ[_SCOPE_READ])
     body = pages.get(_page_key(version, communities)) if communities is not None else None
     if body is None:
         return None

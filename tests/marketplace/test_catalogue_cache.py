@@ -234,3 +234,21 @@ def test_a_shared_set_of_communities_is_trusted_only_for_what_is_left_of_its_lif
     with extra_app(database_url, redis_url) as other, every_engines_statements() as statements:
         assert other.test_client().get(f"{M}/products", headers=headers).json == first.json
     assert len([s for s in statements if "community_households" in s]) == 1
+
+
+def test_a_shared_set_of_communities_written_under_an_earlier_version_is_read_again(
+    database_url, redis_url, market, client, auth_header, redis
+):
+    """A membership change starts a new catalogue version: the communities another process shared before it are
+    not trusted, and the entry is replaced under the new version."""
+    from marketplace.catalogue_cache import bump_version, current_version
+
+    headers = auth_header(market.user)
+    first = client.get(f"{M}/products", headers=headers)
+    (key,) = list(redis.scan_iter("marketplace:catalogue:scope:*"))
+    assert redis.get(key).decode().partition(":")[2].startswith(f"{current_version()}|")
+    bump_version()
+    with extra_app(database_url, redis_url) as other, every_engines_statements() as statements:
+        assert other.test_client().get(f"{M}/products", headers=headers).json == first.json
+    assert len([s for s in statements if "community_households" in s]) == 1
+    assert redis.get(key).decode().partition(":")[2].startswith(f"{current_version()}|")
