@@ -931,7 +931,7 @@ def only(steps: list[str]) -> None:
                     if seconds >= 0.1
                 )
             )
-        log("web RSS MB after the steps: " + ", ".join(f"{rss_mb(pid):.0f}" for pid in descendants(server.pid)))
+            log(f"{step}: web RSS MB after it: " + ", ".join(f"{rss_mb(p):.0f}" for p in descendants(server.pid)))
     finally:
         for sampler in samplers:
             sampler.send_signal(signal.SIGINT)
