@@ -47,21 +47,32 @@ PROFILE_HINTS = (
     "limiter (3 Redis round trips), `Idempotency-Key` claim and store, 7 statements through the ORM, "
     "webargs and marshmallow on both sides; ~9 ms of web CPU per order against ~2 ms for the naive write.",
     "Flash sale: 900 of the 1,000 buyers are refused from the sold-out mark in Redis (no stock row touched), but "
-    "each is a distinct resident's first request: token, limiter, `Idempotency-Key` claim and store, the buyer "
-    "and vendor read. 10.2 s (2026-12-03, loaded machine) → 4.5–5.4 s → 3.1–3.3 s with the account shared at "
-    "sign-in. A refusal before the key is claimed would answer a retried successful order with 409, so the key "
-    "claim stays.",
-    "Notice fan-out: the audience is copied in a job (~1.1 s for 100,000 residents, alone), then chunks of 2,500 "
-    "ids are fanned out by their own jobs on both push workers (~38 ms per 1,000 rows in PostgreSQL, which does "
-    "most of the work: resolving delegations, grants and SMS preferences per row). Chunks of 1,000 → 2,500: "
-    "3.5 → 2.6 s. The latency probe during the fan-out is now paced (20 requests a second): the earlier "
-    "64-connection wrk load took half the cores from the fan-out it timed (17–28 % of COPY then). Left: the "
-    "serial audience copy; chunk jobs that evaluate the audience over id ranges would remove it.",
+    "each is a distinct resident's first request: token, limiter, `Idempotency-Key` claim, webargs. 10.2 s "
+    "(2026-12-03, loaded machine) → 3.0–3.3 s with the account shared at sign-in. On 2026-12-04 (evening, a slower "
+    "machine: read ceiling 520–830 req/s) py-spy put the buyer-and-vendor read at 17 % of the web CPU: the mark is "
+    "now keyed by the public ids the request names and checked before that read (4.7 → 3.9 s on that machine, "
+    "3.2 s in a faster run), and webargs no longer builds a new schema instance per request (~5 %). A refusal "
+    "before the key is claimed would answer a retried successful order with 409, so the key claim stays.",
+    "Browse on 2026-12-04 (evening): a first visit to a process read the caller's communities from Redis twice (the "
+    "early answer, then the view) in separate `GET`s; they are now one key per account read in the early answer's "
+    "round trip with the version: browse 1.58× → 1.78–2.2× the naive read in BENCH_ONLY runs. p99 stays "
+    "above 50 ms: at 64 connections and ~1,800 req/s the mean wait alone is ~35 ms (Little's law), and the first "
+    "visits (2,000 residents over two processes: most requests) each verify a token.",
+    "Notice fan-out: the audience is copied in a job, then chunks of 2,500 ids are fanned out by their own jobs on "
+    "both push workers (~50 ms per chunk in PostgreSQL, mostly the inbox insert with its indexes). Chunks of "
+    "1,000 → 2,500: 3.5 → 2.6 s. The copy took 0.6–1.0 s alone: the notice audience named its communities through "
+    "a recursive region query PostgreSQL estimated at one community (500 residents for 100,000), so it looked "
+    "every resident up by index twice and spilled its sorts to disk (EXPLAIN ANALYZE via auto_explain). The "
+    "communities are now read first and given as values, and the copy runs with `work_mem` 32 MB: 0.25–0.47 s; "
+    "the fan-out 3.04 s → 1.98–2.19 s (55 % → 54–68 % of COPY, which itself varied 1.06–1.68 s between runs).",
     "Web worker memory: a fresh worker holds ~140 MB, nearly all of it code and configuration loaded at import "
     "(tracemalloc at start: SQLAlchemy's mappers 22 MB, module code 30 MB, flask-smorest's deep copies of every "
-    "operation's documentation 6 MB); the run adds ~18 MB of caches and connections, and the payment-notification "
-    "scenario loads wechatpayv3 and requests (~7 MB). `MALLOC_ARENA_MAX=2` changed nothing (not fragmentation). "
-    "Left: building the OpenAPI document on first request of `/openapi.json` instead of at start.",
+    "operation's documentation 6 MB). Per step (BENCH_ONLY, 2026-12-04): 154 MB after browse, detail and order, "
+    "161 after the payment notifications, 162–168 after the rushes, fan-out and feeds. Serving 4,900 requests in "
+    "one thread grew a worker by 1 MB, and Python's own allocations by 3.7 MB (tracemalloc): the rest is freed "
+    "memory the allocator keeps. Dropping the documentation copies once the document is built freed 7.7 MB of "
+    "Python objects but only ~4 MB of RSS (the copies are interleaved with live objects), so it was not kept. "
+    "`MALLOC_ARENA_MAX=2` changed nothing.",
     "Subscribe messages: the chunk jobs queue each chunk's WeChat batches as soon as the chunk commits (the first "
     "message leaves ~0.5 s after the send), and the query that creates the messages starts from the chunk's "
     "accounts.",
