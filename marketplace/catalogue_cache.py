@@ -17,8 +17,9 @@ bypassed (each request reads PostgreSQL); a version change written while it was 
 
 A repeat caller's page is answered before the rate limiter, webargs and the view (:func:`early_answer`): the token
 already verified in this process, its account and session known (``app.auth.core.known_caller``), one Redis round
-trip that counts the request against the endpoint's limits and reads the version (and, every
-``AUTH_REVOCATION_CACHE_SECONDS``, whether the session was revoked), then the stored bytes. Pages are keyed by the
+trip that counts the request against the endpoint's limits and reads the version and the caller's communities as
+another process shared them (and, every ``AUTH_REVOCATION_CACHE_SECONDS``, whether the session was revoked), then
+the stored bytes. Pages are keyed by the
 raw path and query string, and only a query the view accepted (parsed and validated by its schema) is ever stored,
 so the early answer validates nothing itself; anything else (a first visit, a new query, a 4xx) takes the usual path.
 """
@@ -109,13 +110,14 @@ def browsing_scope(user) -> frozenset[int]:
 
 
 def _shared_scope_key(user_id: int) -> str:
-    """The caller's communities shared between processes, as ``<version>|<JSON ids>`` (``share``'s value): one key
-    per account, read in the early answer's round trip with the version, and trusted only under that version."""
+    """The caller's communities shared between processes: ``share``'s ``<valid until>:<value>`` with the value
+    ``<version>|<JSON ids>``; one key per account, read in the early answer's round trip with the version, and
+    trusted only under that version."""
     return f"marketplace:catalogue:scope:{user_id}"
 
 
-#: The shared-scope entry :func:`early_answer` read (WSGI environ; ``b""`` when absent), so the view reads it no
-#: second time.
+#: (account id, the shared-scope entry :func:`early_answer` read for it: ``b""`` when absent), in the WSGI environ,
+#: so the view reads it no second time.
 _SCOPE_READ = "linli.catalogue.scope"
 
 
@@ -160,7 +162,8 @@ def cached_json(user, build: Callable[[frozenset[int]], Any], args: Mapping[str,
     if version is None:
         return _response(build(browsing_scope(user)))
     pages = cache()
-    communities = _scope(version, user.id, load=lambda: browsing_scope(user), raw=request.environ.get(_SCOPE_READ))
+    read_for, raw = request.environ.get(_SCOPE_READ, (None, None))
+    communities = _scope(version, user.id, load=lambda: browsing_scope(user), raw=raw if read_for == user.id else None)
     key = _page_key(version, communities)
     body = pages.get(key)
     if body is None:
@@ -211,9 +214,10 @@ def early_answer() -> Response | tuple | None:
         return None
     version = token.decode()
     request.environ[_VERSION_READ] = version
-    request.environ[_SCOPE_READ] = counted.values[1] or b""
+    raw = counted.values[1] or b""
+    request.environ[_SCOPE_READ] = (user_id, raw)
     pages = cache()
-    communities = _scope(version, user_id, load=None, raw=request.environ[_SCOPE_READ])
+    communities = _scope(version, user_id, load=None, raw=raw)
     body = pages.get(_page_key(version, communities)) if communities is not None else None
     if body is None:
         return None

@@ -64,20 +64,28 @@ def server_urls(worker_id: str) -> Iterator[dict[str, str]]:
         embedded.stop_redis(TEST_INSTANCE, redis_name)
 
 
-@pytest.fixture(scope="session")
-def database_url(server_urls: dict[str, str], worker_id: str) -> Iterator[str]:
-    """A fresh database per xdist worker, built from zero by ``alembic upgrade head``."""
-    base = sa.engine.make_url(server_urls["database"])
-    # The pid keeps two runs on one server (a developer's and a helper's) out of each other's way.
-    name = f"linli_test_{worker_id}_{os.getpid()}"
+@contextmanager
+def empty_database(server_url: str, name: str) -> Iterator[str]:
+    """An empty database ``name`` on the server of ``server_url`` (dropped first if left over), dropped afterwards."""
+    base = sa.engine.make_url(server_url)
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(server_urls: dict[str, str], worker_id: str) -> Iterator[str]:
+    """A fresh database per xdist worker, built from zero by ``alembic upgrade head``."""
+    # The pid keeps two runs on one server (a developer's and a helper's) out of each other's way.
+    with empty_database(server_urls["database"], f"linli_test_{worker_id}_{os.getpid()}") as url:
+        yield url
 
 
 def redis_lock_file(host: str, port: int, index: int) -> Path:

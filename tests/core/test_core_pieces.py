@@ -124,8 +124,8 @@ def test_domain_settings_are_parsed_from_the_environment():
 
 
 def test_a_views_schema_is_made_once_and_each_request_still_gets_its_own_answer():
-    """The parser keeps one instance of each argument schema (webargs made one per request): requests in parallel
-    threads each get their own data or their own 422, never another's."""
+    """The parser keeps one instance of each argument schema (webargs made one per request), and requests sharing
+    it from parallel threads each get their own data or their own 422 (marshmallow keeps no state between loads)."""
     import threading
 
     import marshmallow as ma

@@ -3,6 +3,7 @@ outbox, payment through payments, cancellation and the vendor's steps with refun
 
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from app.db import atomic, utcnow
@@ -260,11 +261,18 @@ def test_a_delegate_with_marketplace_scope_orders_and_pays_for_the_elder(
     assert order_row(order.public_id).status is OrderStatus.paid
 
 
-def test_a_delegation_without_marketplace_scope_is_refused(market, tree, make_resident, join, place):
+@pytest.fixture
+def elder_and_son(tree, make_resident, join):
+    """An elder without an account, and her son's account holding a delegation for bills only."""
     _none, elder = make_resident("王奶奶", account=False, sequence="981")
     join(elder, tree.rooms_a["102"])
     son_user, son = make_resident("王儿子", sequence="961")
     delegate(son, elder, ["bills"])
+    return elder, son_user
+
+
+def test_a_delegation_without_marketplace_scope_is_refused(market, elder_and_son, make_resident, place):
+    elder, son_user = elder_and_son
     refused = place(son_user, market.vendor, [(market.cabbage, 1)], for_resident_id=elder.public_id)
     assert (refused.status_code, refused.json["code"]) == (403, "delegation_denied")
     stranger_user, _stranger = make_resident("路人", sequence="951")
@@ -274,20 +282,20 @@ def test_a_delegation_without_marketplace_scope_is_refused(market, tree, make_re
 
 
 def test_a_sold_out_product_still_answers_403_to_a_delegate_without_the_scope(
-    app, market, tree, make_resident, join, place
+    app, market, elder_and_son, make_resident, place, monkeypatch
 ):
+    monkeypatch.setitem(app.config, "MARKETPLACE_SOLD_OUT_SECONDS", 60)
     set_stock(market.pork, 0)
     assert place(market.user, market.vendor, [(market.pork, 1)]).status_code == 409  # remembered sold out
-    _none, elder = make_resident("王奶奶", account=False, sequence="981")
-    join(elder, tree.rooms_a["102"])
-    son_user, son = make_resident("王儿子", sequence="961")
-    delegate(son, elder, ["bills"])
+    elder, son_user = elder_and_son
     refused = place(son_user, market.vendor, [(market.pork, 1)], for_resident_id=elder.public_id)
     assert (refused.status_code, refused.json["code"]) == (403, "delegation_denied")
     daughter_user, daughter = make_resident("王女儿", sequence="971")
     delegate(daughter, elder, ["marketplace"])
+    set_stock(market.pork, 3)  # restocked while the mark lasts: the mark, checked after the delegation, refuses
     late = place(daughter_user, market.vendor, [(market.pork, 1)], for_resident_id=elder.public_id)
     assert (late.status_code, late.json["code"], late.json["details"]["available"]) == (409, "stock_insufficient", 0)
+    assert stock_of(market.pork) == 3
 
 
 def test_others_see_404_for_an_order(market, place, make_resident, make_user, api, make_staff, tree):
