@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 from collections.abc import Mapping
@@ -94,6 +95,15 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_blueprints: tup
         app.extensions["linli_api"].register_blueprint(blueprint)
     _register_cli(app)
     return app
+
+
+def settle_for_serving() -> None:
+    """Called once a serving process has built its app (``wsgi.py``): what start-up built (modules, mappers, the
+    OpenAPI document: ~350,000 objects) lives as long as the process, so it leaves the garbage collector's
+    generations (``gc.freeze``). A full collection walked all of it: ~200 ms, every request of the process paused
+    meanwhile (measured: one such pause per ~6,600 catalogue and order requests)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _init_extensions(app: Flask) -> None:
