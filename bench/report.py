@@ -57,7 +57,10 @@ PROFILE_HINTS = (
     "early answer, then the view) in separate `GET`s; they are now one key per account read in the early answer's "
     "round trip with the version: browse 1.58× → 1.78–2.2× the naive read in BENCH_ONLY runs. p99 stays "
     "above 50 ms: at 64 connections and ~1,800 req/s the mean wait alone is ~35 ms (Little's law), and the first "
-    "visits (2,000 residents over two processes: most requests) each verify a token.",
+    "visits (2,000 residents over two processes: most requests) each verify a token. A full garbage collection "
+    "walked the ~350,000 objects start-up built (200–300 ms, the whole process paused, about once per 6,600 "
+    "requests): serving processes now freeze them (`gc.freeze`); p99 stayed ~200 ms in the run after, so the "
+    "tail is the queue behind first visits, not the collector.",
     "Notice fan-out: the audience is copied in a job, then chunks of 2,500 ids are fanned out by their own jobs on "
     "both push workers (~50 ms per chunk in PostgreSQL, mostly the inbox insert with its indexes). Chunks of "
     "1,000 → 2,500: 3.5 → 2.6 s. The copy took 0.6–1.0 s alone: the notice audience named its communities through "
