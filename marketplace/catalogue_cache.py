@@ -19,9 +19,9 @@ A repeat caller's page is answered before the rate limiter, webargs and the view
 already verified in this process, its account and session known (``app.auth.core.known_caller``), one Redis round
 trip that counts the request against the endpoint's limits and reads the version and the caller's communities as
 another process shared them (and, every ``AUTH_REVOCATION_CACHE_SECONDS``, whether the session was revoked), then
-the stored bytes. Pages are keyed by the
-raw path and query string, and only a query the view accepted (parsed and validated by its schema) is ever stored,
-so the early answer validates nothing itself; anything else (a first visit, a new query, a 4xx) takes the usual path.
+the stored bytes. Pages are keyed by the raw path and query string, and only a query the view accepted (parsed and
+validated by its schema) is ever stored, so the early answer validates nothing itself; anything else (a first
+visit, a new query, a 4xx) takes the usual path.
 """
 
 from __future__ import annotations

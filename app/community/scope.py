@@ -24,13 +24,18 @@ def region_ancestors(region_ids: Iterable[int]) -> set[int]:
     return set(db.session.scalars(sa.select(up.c.id)))
 
 
-def community_ids_under(region_id: int) -> frozenset[int]:
-    """Every community in the region's subtree (the region itself when it is a community)."""
-    down = sa.select(Region.id, Region.kind).where(Region.id == region_id).cte("down", recursive=True)
+def communities_under(region_id: int) -> sa.Select:
+    """A SELECT of the ids of every community in the region's subtree (the region itself when it is a community):
+    one recursive query, to run alone or inside another statement."""
+    down = sa.select(Region.id, Region.kind).where(Region.id == region_id).cte("regions_down", recursive=True)
     child = aliased(Region)
     down = down.union(sa.select(child.id, child.kind).join(down, child.parent_id == down.c.id))
-    rows = db.session.scalars(sa.select(down.c.id).where(down.c.kind == RegionKind.community))
-    return frozenset(rows)
+    return sa.select(down.c.id).where(down.c.kind == RegionKind.community)
+
+
+def community_ids_under(region_id: int) -> frozenset[int]:
+    """Every community in the region's subtree (the region itself when it is a community)."""
+    return frozenset(db.session.scalars(communities_under(region_id)))
 
 
 def entity_community_ids(entity: Any) -> set[int]:
