@@ -63,7 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, extra_blueprints: tup
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings.DATABASE_URL,
         SQLALCHEMY_ENGINE_OPTIONS={
-            "pool_pre_ping": True,
+            # No pool_pre_ping: a connection the server ended is found without a round trip (app.db).
             "pool_size": settings.DB_POOL_SIZE,
             "max_overflow": settings.DB_MAX_OVERFLOW,
             "pool_timeout": 10,
@@ -109,12 +109,16 @@ def settle_for_serving() -> None:
 def _init_extensions(app: Flask) -> None:
     from app import outbox
     from app.api import Api
+    from app.db import refuse_hung_up_connections
     from app.errors import register_error_handlers
     from app.extensions import db, migrate, redis_client
     from app.ratelimit import init_limiter
 
     _import_models()
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            refuse_hung_up_connections(engine)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     redis_client.init_app(app)
     from app.auth.core import authenticate_before_parsing, forget_current_user

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -62,6 +63,39 @@ public_id = Annotated[str, mapped_column(sa.String(24), unique=True, default=new
 created_at = Annotated[datetime, mapped_column(server_default=sa.func.now())]
 updated_at = Annotated[datetime, mapped_column(server_default=sa.func.now(), onupdate=sa.func.now())]
 money_fen = Annotated[int, mapped_column(sa.BigInteger)]
+
+
+def refuse_hung_up_connections(engine: sa.Engine) -> None:
+    """Check each pooled connection as it leaves the pool, without a round trip (instead of ``pool_pre_ping``).
+
+    A connection idle in the pool has nothing to read: its server sends nothing until asked. If its socket is
+    readable, the server wrote unasked, which it does when it ends the session (``pg_terminate_backend``, a
+    restart, ``idle_session_timeout``: a FATAL error, then the close), or the kernel saw the connection drop.
+    Such a connection is discarded and the pool hands out another (``DisconnectionError`` in a ``checkout``
+    listener, SQLAlchemy's documented pessimistic handling). ``pool_pre_ping`` found the same connections with a
+    ``SELECT 1``: one more round trip on every checkout, i.e. on every request that reads the database. A server
+    that vanished without closing its side is found by neither before the statement itself fails (503).
+
+    A connection just opened is not checked (as ``pool_pre_ping`` does not ping it): it was never idle, and the pool
+    retries a refused checkout only once, so under a storm of terminations a check of the fresh replacement could
+    exhaust the retries with an error that is no database error (500, not 503)."""
+    sa.event.listen(engine, "connect", _mark_fresh)
+    sa.event.listen(engine, "checkout", _refuse_if_hung_up)
+
+
+def _mark_fresh(_dbapi_connection: Any, record: Any) -> None:
+    record.info["linli_fresh"] = True
+
+
+def _refuse_if_hung_up(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    if record.info.pop("linli_fresh", False):
+        return
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise sa.exc.DisconnectionError("connection closed while in the pool")
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+    if poller.poll(0):  # readable (data or end of file), or hung up / in error: all mean the session is over
+        raise sa.exc.DisconnectionError("the server ended this connection while it was in the pool")
 
 
 def _session() -> Session:

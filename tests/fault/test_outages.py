@@ -162,3 +162,63 @@ def test_backends_killed_under_load_give_clean_503s_and_no_half_written_orders(
         # Idempotency-Key retries are for. Never fewer orders than 201s, never more than attempts.
         created = sum(1 for code, _ in statuses if code == 201) + 1
         assert created <= orders_count <= len(statuses) + 1
+
+
+def test_pooled_connections_the_server_ended_are_replaced_before_a_request_uses_them(
+    app, committed_db, make_user, make_resident, join
+):
+    """No ``SELECT 1`` on checkout (``refuse_hung_up_connections``), yet a request never gets a connection whose
+    backend was terminated while it sat in the pool: every request after the kill answers 200."""
+    tree = build_tree()
+    market = build_market(make_user, make_resident, join, tree)
+    headers = {"Authorization": f"Bearer {issue_access_token(market.user)}"}
+    database_name = database.engine.url.database
+    database.session.remove()
+    client = app.test_client()
+
+    def backend_pids() -> set[int]:
+        with killer_engine.connect() as connection:
+            return set(
+                connection.scalars(
+                    sa.text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = :name AND application_name = 'linli'"
+                        " AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": database_name},
+                )
+            )
+
+    killer_engine = sa.create_engine(
+        database.engine.url.set(query={"application_name": "linli-fault-killer"}), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        # Fill the pool with a few idle connections (threads hold them at once), then end every one of them.
+        barrier = threading.Barrier(3)
+
+        def read() -> None:
+            with app.app_context():
+                database.session.execute(sa.text("SELECT 1"))
+                barrier.wait(timeout=10)
+                database.session.remove()
+
+        readers = [threading.Thread(target=read) for _ in range(3)]
+        for thread in readers:
+            thread.start()
+        for thread in readers:
+            thread.join(timeout=20)
+        pooled = backend_pids()
+        assert len(pooled) >= 3
+        with killer_engine.connect() as connection:
+            connection.execute(
+                sa.text("SELECT pg_terminate_backend(pid) FROM unnest(:pids) AS pid"), {"pids": list(pooled)}
+            )
+        deadline = time.monotonic() + 10
+        while backend_pids() & pooled and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not backend_pids() & pooled, "the terminated backends did not go away"
+
+        statuses = [client.get("/api/v1/marketplace/orders", headers=headers).status_code for _ in range(6)]
+        assert statuses == [200] * 6
+        assert backend_pids().isdisjoint(pooled)
+    finally:
+        killer_engine.dispose()
