@@ -53,6 +53,9 @@ OUTPUT = Path(os.environ.get("BENCH_OUTPUT", ROOT / "BENCHMARKS.md"))
 #: ``BENCH_PYSPY=1`` every server and worker process is sampled by py-spy into ``instance/bench/run/*.pyspy``.
 ONLY = [step for step in os.environ.get("BENCH_ONLY", "").split(",") if step]
 PYSPY = os.environ.get("BENCH_PYSPY", "")  # "1", or "gil": only samples holding the GIL (CPU, not waits)
+#: ``BENCH_TRACEMALLOC=<frames>`` with BENCH_ONLY: the web workers trace their allocations and dump a snapshot at
+#: start and after each step (``bench/tracing.py``), to see what a worker's memory grew by.
+TRACEMALLOC = os.environ.get("BENCH_TRACEMALLOC", "")
 
 #: Server configs measured on the ceilings; the best for the DB-bound ceilings serves the scenarios.
 SERVER_CONFIGS: dict[str, list[str]] = {
@@ -290,7 +293,9 @@ WRK = "wrk"
 
 
 def server_env(database_url: str, redis_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "FLASK_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "FLASK_", "BENCH_TRACEMALLOC"))
+    }
     env.update(
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
@@ -887,10 +892,13 @@ def only(steps: list[str]) -> None:
     env = server_env(app.config["DATABASE_URL"], app.config["REDIS_URL"])
     fake, wechatpay = wechatpay_setup(engine)
     env.update(wechatpay)
+    for old in WORK.glob("tracemalloc-*"):
+        old.unlink()
     processes = Processes()
     samplers: list[subprocess.Popen] = []
     try:
-        server = processes.start("server", SERVER_CONFIGS["granian 2 workers × 2 blocking threads"], env)
+        traced = {"BENCH_TRACEMALLOC": TRACEMALLOC} if TRACEMALLOC else {}
+        server = processes.start("server", SERVER_CONFIGS["granian 2 workers × 2 blocking threads"], env | traced)
         workers = [
             processes.start(f"worker-{n}", [str(BIN / "flask"), "--app", "bench.wsgi_bench", "worker"], env)
             for n in (1, 2)
@@ -899,8 +907,10 @@ def only(steps: list[str]) -> None:
             "relay", [str(BIN / "flask"), "--app", "bench.wsgi_bench", "relay", "--poll", "0.5"], env
         )
         wait_http(f"{BASE}/bench/ok", server)
+        trace_label("started")
         for name, load in ceilings(results).items():
             results.loads[f"ceiling {name}"] = load
+        trace_label("ceilings")
         if PYSPY:
             pids = {f"web-{pid}": pid for pid in descendants(server.pid)}
             pids.update({f"worker-{n}": w.pid for n, w in enumerate(workers, 1)}, relay=relay.pid)
@@ -934,6 +944,7 @@ def only(steps: list[str]) -> None:
                 )
             )
             log(f"{step}: web RSS MB after it: " + ", ".join(f"{rss_mb(p):.0f}" for p in descendants(server.pid)))
+            trace_label(step)
     finally:
         for sampler in samplers:
             sampler.send_signal(signal.SIGINT)
@@ -941,6 +952,15 @@ def only(steps: list[str]) -> None:
             sampler.wait(30)
         processes.stop_all()
     log(f"notes: {results.notes}; facts: {json.dumps(results.facts, default=str)[:2000]}")
+
+
+def trace_label(label: str) -> None:
+    """With BENCH_TRACEMALLOC, have every traced process dump a snapshot named by ``label`` (``bench/tracing.py``)."""
+    if TRACEMALLOC:
+        from bench.tracing import LABEL
+
+        LABEL.write_text(label)
+        time.sleep(5 if label == "started" else 2)
 
 
 def cpu_by_command() -> dict[str, float]:
