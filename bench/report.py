@@ -52,7 +52,11 @@ PROFILE_HINTS = (
     "machine: read ceiling 520–830 req/s) py-spy put the buyer-and-vendor read at 17 % of the web CPU: the mark is "
     "now keyed by the public ids the request names and checked before that read (4.7 → 3.9 s on that machine, "
     "3.2 s in a faster run), and webargs no longer builds a new schema instance per request (~5 %). A refusal "
-    "before the key is claimed would answer a retried successful order with 409, so the key claim stays.",
+    "before the key is claimed would answer a retried successful order with 409, so the key claim stays. Late "
+    "evening: `pool_pre_ping` sent a `SELECT 1` before every transaction (~2.5 % of the web CPU and a round trip); "
+    "a pooled connection is now checked without one (a readable socket means the server ended it). How warm the "
+    "processes are matters more than either: just before that change, two BENCH_ONLY runs back to back took "
+    "3.32 s and 2.55 s (4.1 and 3.1 CPU seconds in the web processes), the first right after start-up.",
     "Browse on 2026-12-04 (evening): a first visit to a process read the caller's communities from Redis twice (the "
     "early answer, then the view) in separate `GET`s; they are now one key per account read in the early answer's "
     "round trip with the version: browse 1.58× → 1.78–2.2× the naive read in BENCH_ONLY runs. p99 stays "
@@ -68,14 +72,18 @@ PROFILE_HINTS = (
     "every resident up by index twice and spilled its sorts to disk (EXPLAIN ANALYZE via auto_explain). The "
     "communities are now read first and given as values, and the copy runs with `work_mem` 32 MB: 0.25–0.47 s; "
     "the fan-out 3.04 s → 1.98–2.19 s (55 % → 54–68 % of COPY, which itself varied 1.06–1.68 s between runs).",
-    "Web worker memory: a fresh worker holds ~140 MB, nearly all of it code and configuration loaded at import "
-    "(tracemalloc at start: SQLAlchemy's mappers 22 MB, module code 30 MB, flask-smorest's deep copies of every "
-    "operation's documentation 6 MB). Per step (BENCH_ONLY, 2026-12-04): 154 MB after browse, detail and order, "
-    "161 after the payment notifications, 162–168 after the rushes, fan-out and feeds. Serving 4,900 requests in "
-    "one thread grew a worker by 1 MB, and Python's own allocations by 3.7 MB (tracemalloc): the rest is freed "
-    "memory the allocator keeps. Dropping the documentation copies once the document is built freed 7.7 MB of "
-    "Python objects but only ~4 MB of RSS (the copies are interleaved with live objects), so it was not kept. "
-    "`MALLOC_ARENA_MAX=2` changed nothing.",
+    "Web worker memory: a fresh worker holds ~142 MB before its first request (RSS by start-up phase, "
+    "2026-12-04 late: interpreter and libraries 60 MB; models and domain modules 54 MB, cryptography and PyJWT "
+    "11.5 MB of it; route modules 14 MB; the OpenAPI registration 8 MB). 112 MB of it is Python's heap, 22 MB the "
+    "shared libraries' code. Code objects alone are 23 MB, Linli's own 2.7 MB of them (SQLAlchemy 6.2 MB, redis-py "
+    "2.4 MB); 133 mappers. The payment SDKs (wechatpy, wechatpayv3, python-alipay-sdk, requests) are imported on "
+    "first use, not at start. Growth while serving: `BENCH_TRACEMALLOC` traced +15.4 MB of live Python allocations "
+    "over the whole run (bounded per-process caches of accounts and verified tokens ~2.5 MB for ~3,000 callers, "
+    "SQLAlchemy's structures built on each statement's first use ~6 MB, the SDK modules imported by the first "
+    "payment notification ~4 MB, catalogue pages < 1 MB), while RSS grew ~26 MB: the rest is freed memory the "
+    "allocator keeps (`MALLOC_ARENA_MAX=2` and trim thresholds moved it ~1 MB). Dropping flask-smorest's "
+    "documentation copies once the document is built freed 7.7 MB of Python objects but only ~4 MB of RSS, so it "
+    "was not kept. Nothing left is unbounded; reaching 150 MB would mean fewer libraries in the web process.",
     "Subscribe messages: the chunk jobs queue each chunk's WeChat batches as soon as the chunk commits (the first "
     "message leaves ~0.5 s after the send), and the query that creates the messages starts from the chunk's "
     "accounts.",
