@@ -56,6 +56,8 @@ PYSPY = os.environ.get("BENCH_PYSPY", "")  # "1", or "gil": only samples holding
 #: ``BENCH_TRACEMALLOC=<frames>`` with BENCH_ONLY: the web workers trace their allocations and dump a snapshot at
 #: start and after each step (``bench/tracing.py``), to see what a worker's memory grew by.
 TRACEMALLOC = os.environ.get("BENCH_TRACEMALLOC", "")
+#: ``BENCH_TIMING=1`` with BENCH_ONLY: the web workers time each request themselves and write percentiles per step.
+TIMING = os.environ.get("BENCH_TIMING", "")
 
 #: Server configs measured on the ceilings; the best for the DB-bound ceilings serves the scenarios.
 SERVER_CONFIGS: dict[str, list[str]] = {
@@ -294,7 +296,9 @@ WRK = "wrk"
 
 def server_env(database_url: str, redis_url: str) -> dict[str, str]:
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "FLASK_", "BENCH_TRACEMALLOC"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_", "REDIS_", "FLASK_", "BENCH_TRACEMALLOC", "BENCH_TIMING"))
     }
     env.update(
         DATABASE_URL=database_url,
@@ -892,12 +896,13 @@ def only(steps: list[str]) -> None:
     env = server_env(app.config["DATABASE_URL"], app.config["REDIS_URL"])
     fake, wechatpay = wechatpay_setup(engine)
     env.update(wechatpay)
-    for old in WORK.glob("tracemalloc-*"):
+    for old in [*WORK.glob("tracemalloc-*"), *WORK.glob("timing-*"), *WORK.glob("trace-label")]:
         old.unlink()
     processes = Processes()
     samplers: list[subprocess.Popen] = []
     try:
         traced = {"BENCH_TRACEMALLOC": TRACEMALLOC} if TRACEMALLOC else {}
+        traced |= {"BENCH_TIMING": TIMING} if TIMING else {}
         server = processes.start("server", SERVER_CONFIGS["granian 2 workers × 2 blocking threads"], env | traced)
         workers = [
             processes.start(f"worker-{n}", [str(BIN / "flask"), "--app", "bench.wsgi_bench", "worker"], env)
@@ -955,8 +960,9 @@ def only(steps: list[str]) -> None:
 
 
 def trace_label(label: str) -> None:
-    """With BENCH_TRACEMALLOC, have every traced process dump a snapshot named by ``label`` (``bench/tracing.py``)."""
-    if TRACEMALLOC:
+    """With BENCH_TRACEMALLOC or BENCH_TIMING, have the web workers dump what they traced under ``label``
+    (``bench/tracing.py``)."""
+    if TRACEMALLOC or TIMING:
         from bench.tracing import LABEL
 
         LABEL.write_text(label)

@@ -4,8 +4,11 @@ config so that every scenario and its ceiling are measured alike: ``granian --in
 ``BENCH_TRACEMALLOC=<frames>`` (set for the web server by ``python -m bench`` from its own variable of that name,
 BENCH_ONLY runs only) traces every allocation made once the app is built (tracing the build itself makes start-up
 ~25 times slower), and dumps a snapshot whenever the label in
-``instance/bench/run/tracemalloc-label`` changes (the bench writes a step's name after it):
+``instance/bench/run/trace-label`` changes (the bench writes a step's name after it):
 ``instance/bench/run/tracemalloc-<pid>-<label>.snap``, for ``tracemalloc.Snapshot.load`` and ``compare_to``.
+``BENCH_TIMING=1`` likewise times each request inside the worker (wall and CPU milliseconds, from the WSGI call to
+the body) and writes their percentiles per step to ``timing-<pid>-<label>.json``: what the server spent, apart from
+the time a request waited in the server's queue.
 """
 
 import os
@@ -19,3 +22,9 @@ if os.environ.get("BENCH_TRACEMALLOC"):
     from bench.tracing import start_tracing
 
     start_tracing(int(os.environ["BENCH_TRACEMALLOC"]))
+if os.environ.get("BENCH_TIMING"):
+    from app.extensions import db
+    from bench.tracing import time_requests
+
+    with app.app_context():
+        app.wsgi_app = time_requests(app.wsgi_app, db.engine)
