@@ -64,7 +64,14 @@ PROFILE_HINTS = (
     "visits (2,000 residents over two processes: most requests) each verify a token. A full garbage collection "
     "walked the ~350,000 objects start-up built (200–300 ms, the whole process paused, about once per 6,600 "
     "requests): serving processes now freeze them (`gc.freeze`); p99 stayed ~200 ms in the run after, so the "
-    "tail is the queue behind first visits, not the collector.",
+    "tail is the queue behind first visits, not the collector. Late evening, timing each request inside the "
+    "worker (`BENCH_TIMING`) showed what that queue waited behind: the slowest hundredth of browse requests were "
+    "pages rebuilt from PostgreSQL (8–10 ms of CPU each, ~5 % of requests). Each caller's communities shared the "
+    "pages' cache of 1,000 entries, which was emptied when full, about once a second under load. With a cache of "
+    "their own: browse 1,580–1,910 → 2,760–3,230 req/s, detail 540–820 → 2,160 req/s (BENCH_ONLY runs), in-server "
+    "CPU p99 of a browse request 8.6 → 1.1 ms, in-server wall p99 4 ms. wrk's p99 (80–95 ms in those runs) is "
+    "then the wait for one of the four Python threads behind 64 connections: the bare Flask `{ok: true}` ceiling "
+    "itself has a p99 of 36–62 ms at 64 connections on this machine.",
     "Notice fan-out: the audience is copied in a job, then chunks of 2,500 ids are fanned out by their own jobs on "
     "both push workers (~50 ms per chunk in PostgreSQL, mostly the inbox insert with its indexes). Chunks of "
     "1,000 → 2,500: 3.5 → 2.6 s. The copy took 0.6–1.0 s alone: the notice audience named its communities through "
