@@ -68,9 +68,12 @@ money_fen = Annotated[int, mapped_column(sa.BigInteger)]
 def refuse_hung_up_connections(engine: sa.Engine) -> None:
     """Check each pooled connection as it leaves the pool, without a round trip (instead of ``pool_pre_ping``).
 
-    A connection idle in the pool has nothing to read: its server sends nothing until asked. If its socket is
-    readable, the server wrote unasked, which it does when it ends the session (``pg_terminate_backend``, a
-    restart, ``idle_session_timeout``: a FATAL error, then the close), or the kernel saw the connection drop.
+    A connection idle in the pool has nothing to read: its server sends nothing until asked (so never ``LISTEN`` on
+    a pooled connection: a notification would cost it a reconnect; the relay listens on a connection of its own).
+    If its socket is readable, the server wrote unasked, which it does when it ends the session
+    (``pg_terminate_backend``, a restart, ``idle_session_timeout``: a FATAL error, then the close), or the kernel
+    saw the connection drop. An end that has not reached this side yet (a backend terminated a moment before the
+    checkout) is not seen: the statement then fails with a 503, as it did with ``pool_pre_ping``.
     Such a connection is discarded and the pool hands out another (``DisconnectionError`` in a ``checkout``
     listener, SQLAlchemy's documented pessimistic handling). ``pool_pre_ping`` found the same connections with a
     ``SELECT 1``: one more round trip on every checkout, i.e. on every request that reads the database. A server
@@ -90,7 +93,7 @@ def _mark_fresh(_dbapi_connection: Any, record: Any) -> None:
 def _refuse_if_hung_up(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     if record.info.pop("linli_fresh", False):
         return
-    if dbapi_connection.closed or dbapi_connection.broken:
+    if dbapi_connection.closed:
         raise sa.exc.DisconnectionError("connection closed while in the pool")
     poller = select.poll()
     poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)

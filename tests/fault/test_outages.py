@@ -206,6 +206,7 @@ def test_pooled_connections_the_server_ended_are_replaced_before_a_request_uses_
             thread.start()
         for thread in readers:
             thread.join(timeout=20)
+        assert not any(thread.is_alive() for thread in readers)
         pooled = backend_pids()
         assert len(pooled) >= 3
         with killer_engine.connect() as connection:
@@ -217,8 +218,19 @@ def test_pooled_connections_the_server_ended_are_replaced_before_a_request_uses_
             time.sleep(0.05)
         assert not backend_pids() & pooled, "the terminated backends did not go away"
 
-        statuses = [client.get("/api/v1/marketplace/orders", headers=headers).status_code for _ in range(6)]
+        refused: list[BaseException | None] = []
+
+        def note_refused(_dbapi_connection, _record, error) -> None:
+            refused.append(error)
+
+        sa.event.listen(database.engine, "invalidate", note_refused)
+        try:
+            statuses = [client.get("/api/v1/marketplace/orders", headers=headers).status_code for _ in range(6)]
+        finally:
+            sa.event.remove(database.engine, "invalidate", note_refused)
         assert statuses == [200] * 6
-        assert backend_pids().isdisjoint(pooled)
+        # The check refused the dead connections at checkout (not a failed statement, which would have been a 503).
+        assert refused
+        assert all(isinstance(error, sa.exc.DisconnectionError) for error in refused), refused
     finally:
         killer_engine.dispose()
