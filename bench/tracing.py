@@ -34,15 +34,22 @@ def time_requests(wsgi_app: Callable, engine) -> Callable:
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _count(_conn, _cursor, statement, *_args) -> None:
-        statements.count = getattr(statements, "count", 0) + 1
-        statements.texts.append(" ".join(statement.split())[:60])
+        texts = getattr(statements, "texts", None)
+        if texts is None:  # a thread that serves no request (none in the web worker today)
+            return
+        statements.count += 1
+        texts.append(" ".join(statement.split())[:60])
 
     def timed(environ, start_response):
         wall, cpu, statements.count = time.perf_counter(), time.thread_time(), 0
         statements.texts = []
+        body = None
         try:
-            return list(wsgi_app(environ, start_response))
+            body = wsgi_app(environ, start_response)
+            return list(body)
         finally:
+            if hasattr(body, "close"):  # as a WSGI server must (PEP 3333); the list is served instead
+                body.close()
             samples.append(
                 (
                     (time.perf_counter() - wall) * 1000,
