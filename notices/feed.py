@@ -13,7 +13,8 @@ from app.community.models import Region
 from app.db import atomic
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.push.models import Delivery, InboxItem
+from app.push.inbox import own_rows
+from app.push.models import Delivery
 from notices import markdown
 from notices.models import CHANNEL_NAMES, Notice, NoticeChannel, NoticeStatus
 from notices.services import SOURCE_KIND
@@ -41,11 +42,9 @@ def feed_page(user, *, cursor: str | None, limit: int, channel: NoticeChannel | 
     if cursor is not None:
         _check_cursor(cursor)
     with atomic():
-        received = (
-            sa.select(Delivery.source_id)
-            .join(InboxItem, InboxItem.delivery_id == Delivery.id)
-            .where(Delivery.source_kind == SOURCE_KIND, InboxItem.user_id == user.id)
-        )
+        mine = own_rows(user.id)
+        received = sa.select(Delivery.source_id).join(mine, mine.c.delivery_id == Delivery.id)
+        received = received.where(Delivery.source_kind == SOURCE_KIND)
         query = sa.select(Notice).where(
             Notice.public_id.in_(received),
             Notice.status == NoticeStatus.published,
@@ -59,14 +58,14 @@ def feed_page(user, *, cursor: str | None, limit: int, channel: NoticeChannel | 
         notices: list[Notice] = page["items"]
         if not notices:
             return page
+        mine = own_rows(user.id)
         read = dict(
             db.session.execute(
-                sa.select(Delivery.source_id, sa.func.bool_or(InboxItem.read_at.is_not(None)))
-                .join(InboxItem, InboxItem.delivery_id == Delivery.id)
+                sa.select(Delivery.source_id, sa.func.bool_or(mine.c.read_at.is_not(None)))
+                .join(mine, mine.c.delivery_id == Delivery.id)
                 .where(
                     Delivery.source_kind == SOURCE_KIND,
                     Delivery.source_id.in_([notice.public_id for notice in notices]),
-                    InboxItem.user_id == user.id,
                 )
                 .group_by(Delivery.source_id)
             ).all()

@@ -32,6 +32,7 @@ from app.community.scope import community_ids_under
 from app.community.services import get_region
 from app.db import atomic, utcnow
 from app.extensions import db
+from app.push.inbox import own_rows
 from app.push.models import Delivery, InboxItem
 from app.push.staff import unreachable_page
 from notices import audience, markdown
@@ -94,7 +95,8 @@ def _received(user, notice: Notice):
     deliveries = sa.select(Delivery.id).where(
         Delivery.source_kind == SOURCE_KIND, Delivery.source_id == notice.public_id
     )
-    return sa.and_(InboxItem.user_id == user.id, InboxItem.delivery_id.in_(deliveries))
+    mine = own_rows(user.id)
+    return InboxItem.id.in_(sa.select(mine.c.id).where(mine.c.delivery_id.in_(deliveries)))
 
 
 def _can_read_attachment(user, notice_id: int) -> bool:

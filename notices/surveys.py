@@ -28,6 +28,7 @@ from app.community.models import Region
 from app.community.services import get_region
 from app.db import atomic, utcnow
 from app.extensions import db
+from app.push.inbox import own_rows
 from app.push.models import Delivery, InboxItem
 from notices import audience, markdown
 from notices.errors import (
@@ -83,10 +84,11 @@ def _received(user, survey: Survey, resident_id: int | None = None):
     deliveries = sa.select(Delivery.id).where(
         Delivery.source_kind == SOURCE_KIND, Delivery.source_id == survey.public_id
     )
-    condition = sa.and_(InboxItem.user_id == user.id, InboxItem.delivery_id.in_(deliveries))
+    mine = own_rows(user.id)
+    rows = sa.select(mine.c.id).where(mine.c.delivery_id.in_(deliveries))
     if resident_id is not None:
-        condition = sa.and_(condition, InboxItem.resident_id == resident_id)
-    return condition
+        rows = rows.where(mine.c.resident_id == resident_id)
+    return InboxItem.id.in_(rows)
 
 
 # --- drafting ------------------------------------------------------------------------------------------------------

@@ -214,3 +214,42 @@ def test_a_draft_changes_channel_pin_and_expiry(people, tree, api, draft):
     listed = api(people.staff, "get", "/api/v1/notices", query_string={"channel": "activity"}).json["items"]
     assert [item["id"] for item in listed] == [notice["id"]]
     assert api(people.staff, "get", "/api/v1/notices", query_string={"channel": "organization"}).json["items"] == []
+
+
+def _inbox_scans(plan: dict, inside_mine: bool = False) -> list[bool]:
+    """For each scan of ``push_inbox`` in an EXPLAIN plan: whether it runs inside the CTE ``mine``."""
+    inside_mine = inside_mine or plan.get("Subplan Name") == "CTE mine"
+    found = [inside_mine] if plan.get("Relation Name") == "push_inbox" else []
+    for child in plan.get("Plans", []):
+        found += _inbox_scans(child, inside_mine)
+    return found
+
+
+def test_the_feed_reads_the_callers_inbox_rows_first(app, people, tree, api, draft, run_jobs):
+    """Never the inbox from the deliveries' side: that path reads every row of a notice's delivery (the whole
+    district's, for a district-wide notice) to find the caller's, which PostgreSQL chose on stale statistics."""
+    for title in ("停电通知", "疫苗接种"):
+        _publish(api, people.staff, draft(people.staff, tree.a, title=title)["id"])
+    run_jobs()
+    api(people.own1, "get", f"/api/v1/notices/{_feed(api, people.own1)['items'][0]['id']}")  # one read, one not
+    sent: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if "push_inbox" in statement:
+            sent.append((statement, parameters))
+
+    sa.event.listen(database.engine, "before_cursor_execute", capture)
+    try:
+        feed = _feed(api, people.own1)
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", capture)
+    assert {item["title"] for item in feed["items"]} == {"停电通知", "疫苗接种"}
+    assert sorted(item["read"] for item in feed["items"]) == [False, True]
+    assert len(sent) == 2  # the page and the read states
+    for statement, parameters in sent:
+        (plan,) = (
+            database.session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar()
+        )
+        scans = _inbox_scans(plan["Plan"])
+        assert scans, statement
+        assert all(scans), f"push_inbox read outside the caller's rows: {statement}"
