@@ -72,12 +72,11 @@ def refuse_hung_up_connections(engine: sa.Engine) -> None:
     a pooled connection: a notification would cost it a reconnect; the relay listens on a connection of its own).
     If its socket is readable, the server wrote unasked, which it does when it ends the session
     (``pg_terminate_backend``, a restart, ``idle_session_timeout``: a FATAL error, then the close), or the kernel
-    saw the connection drop. An end that has not reached this side yet (a backend terminated a moment before the
-    checkout) is not seen: the statement then fails with a 503, as it did with ``pool_pre_ping``.
-    Such a connection is discarded and the pool hands out another (``DisconnectionError`` in a ``checkout``
-    listener, SQLAlchemy's documented pessimistic handling). ``pool_pre_ping`` found the same connections with a
-    ``SELECT 1``: one more round trip on every checkout, i.e. on every request that reads the database. A server
-    that vanished without closing its side is found by neither before the statement itself fails (503).
+    saw the connection drop. Such a connection is discarded and the pool hands out another (``DisconnectionError``
+    in a ``checkout`` listener, SQLAlchemy's documented pessimistic handling). ``pool_pre_ping`` found the same
+    connections with a ``SELECT 1``: one more round trip on every checkout, i.e. on every request that reads the
+    database. Neither sees an end that has not reached this side yet (a backend terminated a moment before the
+    checkout) or a server that vanished without closing its side: the statement itself then fails (503).
 
     A connection just opened is not checked (as ``pool_pre_ping`` does not ping it): it was never idle, and the pool
     retries a refused checkout only once, so under a storm of terminations a check of the fresh replacement could

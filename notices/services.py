@@ -32,7 +32,7 @@ from app.community.scope import community_ids_under
 from app.community.services import get_region
 from app.db import atomic, utcnow
 from app.extensions import db
-from app.push.inbox import own_rows
+from app.push.inbox import received_rows
 from app.push.models import Delivery, InboxItem
 from app.push.staff import unreachable_page
 from notices import audience, markdown
@@ -92,11 +92,7 @@ def _staff_notice(user, public_id: str, action: str, *, lock: bool = False) -> N
 
 def _received(user, notice: Notice):
     """The caller's inbox rows for the notice (their own, or held for a resident who delegated to them)."""
-    deliveries = sa.select(Delivery.id).where(
-        Delivery.source_kind == SOURCE_KIND, Delivery.source_id == notice.public_id
-    )
-    mine = own_rows(user.id)
-    return InboxItem.id.in_(sa.select(mine.c.id).where(mine.c.delivery_id.in_(deliveries)))
+    return received_rows(user.id, SOURCE_KIND, notice.public_id)
 
 
 def _can_read_attachment(user, notice_id: int) -> bool:

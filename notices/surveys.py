@@ -28,8 +28,7 @@ from app.community.models import Region
 from app.community.services import get_region
 from app.db import atomic, utcnow
 from app.extensions import db
-from app.push.inbox import own_rows
-from app.push.models import Delivery, InboxItem
+from app.push.inbox import received_rows
 from notices import audience, markdown
 from notices.errors import (
     AnswersInvalid,
@@ -81,14 +80,7 @@ def _staff_survey(user, public_id: str, action: str, *, lock: bool = False) -> S
 
 def _received(user, survey: Survey, resident_id: int | None = None):
     """The caller's inbox rows announcing the survey (for ``resident_id`` only, when given)."""
-    deliveries = sa.select(Delivery.id).where(
-        Delivery.source_kind == SOURCE_KIND, Delivery.source_id == survey.public_id
-    )
-    mine = own_rows(user.id)
-    rows = sa.select(mine.c.id).where(mine.c.delivery_id.in_(deliveries))
-    if resident_id is not None:
-        rows = rows.where(mine.c.resident_id == resident_id)
-    return InboxItem.id.in_(rows)
+    return received_rows(user.id, SOURCE_KIND, survey.public_id, resident_id=resident_id)
 
 
 # --- drafting ------------------------------------------------------------------------------------------------------

@@ -43,6 +43,19 @@ def own_rows(user_id: int) -> sa.CTE:
     )
 
 
+def received_rows(
+    user_id: int, source_kind: str, source_id: str, *, resident_id: int | None = None
+) -> sa.ColumnElement:
+    """A condition on ``InboxItem``: the account's rows announcing that source (a notice, a survey), for
+    ``resident_id`` only when given; the account's rows are read first (:func:`own_rows`)."""
+    deliveries = sa.select(Delivery.id).where(Delivery.source_kind == source_kind, Delivery.source_id == source_id)
+    mine = own_rows(user_id)
+    rows = sa.select(mine.c.id).where(mine.c.delivery_id.in_(deliveries))
+    if resident_id is not None:
+        rows = rows.where(mine.c.resident_id == resident_id)
+    return InboxItem.id.in_(rows)
+
+
 def inbox_page(user, *, cursor: str | None, limit: int, unread_only: bool = False) -> dict[str, Any]:
     """The account's inbox, newest first: ``{"items", "next_cursor", "unread_count"}`` (no COUNT over the feed)."""
     # The resident each item reached, in the same statement (named on items received for someone else).
