@@ -104,6 +104,7 @@ def test_backends_killed_under_load_give_clean_503s_and_no_half_written_orders(
     )
     stop = threading.Event()
     killed: list[int] = []
+    terminated: set[int] = set()
     statuses: list[tuple[int, str | None]] = []
     lock = threading.Lock()
 
@@ -112,12 +113,13 @@ def test_backends_killed_under_load_give_clean_503s_and_no_half_written_orders(
             while not stop.is_set():
                 rows = connection.execute(
                     sa.text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity"
                         " WHERE datname = :name AND application_name = 'linli' AND pid <> pg_backend_pid()"
                     ),
                     {"name": database_name},
                 ).all()
                 killed.append(len(rows))
+                terminated.update(pid for pid, _ in rows)
                 time.sleep(0.05)
 
     def buy() -> None:
@@ -138,6 +140,17 @@ def test_backends_killed_under_load_give_clean_503s_and_no_half_written_orders(
         thread.join(timeout=120)
     stop.set()
     killer.join(timeout=10)
+    # pg_terminate_backend only signals: wait until the last storm's backends have ended (their end has reached the
+    # pool's sockets), as the pool can only replace a connection whose end it can see (app.db).
+    deadline = time.monotonic() + 10
+    with killer_engine.connect() as connection:
+        while time.monotonic() < deadline:
+            alive = connection.scalar(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"), {"pids": list(terminated)}
+            )
+            if not alive:
+                break
+            time.sleep(0.05)
     killer_engine.dispose()
 
     assert sum(killed) > 0, "no backend was terminated: the test proved nothing"
